@@ -1,0 +1,53 @@
+"""The custom user: email is the login, unique case-insensitively in the database."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.managers import UserManager
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    # unique=True keeps auth.E003 satisfied; the Lower() constraint below is what makes it case-insensitive.
+    email = models.EmailField("email address", max_length=254, unique=True)
+    full_name = models.CharField(max_length=255, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Designates whether the user can log into the admin site.")
+    date_joined = models.DateTimeField(default=timezone.now)
+    # Bumped on password change, reset and deactivation; tokens carrying an older version stop working.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = "user"
+        verbose_name_plural = "users"
+        ordering = ["-date_joined", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="accounts_user_email_ci_unique",
+                violation_error_message="A user with this email address already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email)
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name or self.email

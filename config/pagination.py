@@ -1,0 +1,33 @@
+"""The seed's skip/limit pagination, strict about bad values."""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+
+
+class SkipLimitPagination(LimitOffsetPagination):
+    """``?skip=0&limit=100``; limit capped at 1000; non-integers or negatives are a 400, not silently ignored."""
+
+    offset_query_param = "skip"
+    limit_query_param = "limit"
+    default_limit = 100
+    max_limit = 1000
+
+    def _read(self, request, param: str, default: int, minimum: int) -> int:
+        raw = request.query_params.get(param)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValidationError({param: ["A whole number is required."]}) from None
+        if value < minimum:
+            raise ValidationError({param: [f"Ensure this value is greater than or equal to {minimum}."]})
+        return value
+
+    def get_limit(self, request) -> int:
+        return min(self._read(request, self.limit_query_param, self.default_limit, 1), self.max_limit)
+
+    def get_offset(self, request) -> int:
+        return self._read(request, self.offset_query_param, 0, 0)

@@ -1,0 +1,27 @@
+"""Project URLs: the admin, system probes, API docs and the versioned API."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from config.views import FaviconView, healthz, readyz
+
+admin.site.site_header = f"{settings.PROJECT_NAME} administration"
+admin.site.site_title = settings.PROJECT_NAME
+admin.site.index_title = f"{settings.PROJECT_NAME} {settings.VERSION}"
+
+urlpatterns = [
+    re_path(r"^healthz/?$", healthz, name="healthz"),
+    re_path(r"^readyz/?$", readyz, name="readyz"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(
+        r"^api/docs/?$",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="drf_spectacular/swagger_ui_csp.html"),
+        name="swagger-ui",
+    ),
+    path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("dashboard.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,124 @@
+"""Shared fixtures: API clients with real tokens, cache isolation, service gates, headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.services import token_pair_issue
+from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        default=os.environ.get("REQUIRE_SERVICES") == "1",
+        help="Fail, instead of skipping, tests whose service (Chromium, Redis, PostgreSQL) is missing.",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    on_postgres = engine.endswith("postgresql")
+    selected, deselected = [], []
+    for item in items:
+        if (item.get_closest_marker("postgres_only") and not on_postgres) or (
+            item.get_closest_marker("sqlite_only") and on_postgres
+        ):
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.fixture
+def require_service(request):
+    """Call with (name, available): skips when missing, or fails under --require-services (CI)."""
+
+    def check(name: str, available: bool) -> None:
+        if available:
+            return
+        message = f"{name} is not available on this machine"
+        if request.config.getoption("--require-services"):
+            pytest.fail(f"{message} (--require-services is set)")
+        pytest.skip(message)
+
+    return check
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password() -> str:
+    return DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """Build an APIClient authenticated as a user with a real access token."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        tokens = token_pair_issue(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user_client(user, client_for) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser(request):
+    """A headless Debian Chromium driven by Playwright; skipped (or failed in CI) when either is missing."""
+    available = shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM)
+    if not available:
+        message = f"Chromium not found at {CHROMIUM}"
+        if request.config.getoption("--require-services"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

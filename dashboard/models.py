@@ -1,0 +1,1 @@
+"""Dashboard data models (metrics, KPIs, uploads) arrive with the dashboard issue."""

@@ -1,0 +1,5 @@
+"""Routes under /api/v1/dashboard/."""
+
+app_name = "dashboard"
+
+urlpatterns: list = []
