@@ -1,0 +1,63 @@
+"""Database selection and the other environment parsers."""
+
+from pathlib import Path
+
+import environ
+import pytest
+
+from config.env import SettingsError, database_config, is_placeholder_secret, proxy_ssl_header
+
+BASE = Path("/srv/app")
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("DATABASE_URL", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_database_url_wins(clean_env):
+    clean_env.setenv("DATABASE_URL", "postgres://app:pw@db.internal:6543/metrics")
+    clean_env.setenv("POSTGRES_HOST", "ignored.example")
+    config = database_config(environ.Env(), BASE)
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["HOST"], config["PORT"], config["NAME"], config["USER"]) == ("db.internal", 6543, "metrics", "app")
+
+
+def test_postgres_variables_when_host_is_set(clean_env):
+    clean_env.setenv("POSTGRES_HOST", "pg.local")
+    clean_env.setenv("POSTGRES_PORT", "5433")
+    clean_env.setenv("POSTGRES_DB", "dash")
+    clean_env.setenv("POSTGRES_USER", "dash_user")
+    clean_env.setenv("POSTGRES_PASSWORD", "s3cret")
+    config = database_config(environ.Env(), BASE)
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["HOST"], config["PORT"], config["NAME"], config["USER"], config["PASSWORD"]) == (
+        "pg.local",
+        "5433",
+        "dash",
+        "dash_user",
+        "s3cret",
+    )
+
+
+def test_sqlite_file_when_nothing_is_set(clean_env):
+    config = database_config(environ.Env(), BASE)
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == str(BASE / "db.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("value", "placeholder"),
+    [(None, True), ("", True), ("change-me", True), ("django-insecure-xyz", True), ("k3J9-real-random-value", False)],
+)
+def test_placeholder_secret_detection(value, placeholder):
+    assert is_placeholder_secret(value) is placeholder
+
+
+def test_proxy_ssl_header_parsing():
+    assert proxy_ssl_header("HTTP_X_FORWARDED_PROTO,https") == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert proxy_ssl_header("") is None
+    with pytest.raises(SettingsError):
+        proxy_ssl_header("HTTP_X_FORWARDED_PROTO")
