@@ -49,6 +49,9 @@ def database_config(env: environ.Env, base_dir: Path) -> dict:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(base_dir / "db.sqlite3"),
         }
+    if config["ENGINE"] == "django.db.backends.sqlite3" and config["NAME"] not in ("", ":memory:"):
+        # A file (not in-memory) test database, so other processes such as a worker can open it.
+        config.setdefault("TEST", {"NAME": str(Path(config["NAME"]).with_suffix("")) + "_test.sqlite3"})
     config.setdefault("ATOMIC_REQUESTS", False)
     if config["ENGINE"] == "django.db.backends.postgresql":
         config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

@@ -61,3 +61,27 @@ def test_proxy_ssl_header_parsing():
     assert proxy_ssl_header("") is None
     with pytest.raises(SettingsError):
         proxy_ssl_header("HTTP_X_FORWARDED_PROTO")
+
+
+CONTRACT_VARIABLES = """
+DEBUG SECRET_KEY ALLOWED_HOSTS CSRF_TRUSTED_ORIGINS CORS_ALLOWED_ORIGINS DATABASE_URL POSTGRES_HOST POSTGRES_PORT
+POSTGRES_DB POSTGRES_USER POSTGRES_PASSWORD PROJECT_NAME VERSION TIME_ZONE SECURE_SSL_REDIRECT SECURE_HSTS_SECONDS
+SECURE_HSTS_INCLUDE_SUBDOMAINS SECURE_HSTS_PRELOAD SECURE_PROXY_SSL_HEADER NUM_PROXIES FRONTEND_URL LOG_LEVEL LOG_FORMAT
+REDIS_URL CELERY_BROKER_URL EMAIL_URL DEFAULT_FROM_EMAIL JWT_SIGNING_KEY ACCESS_TOKEN_LIFETIME_MINUTES
+REFRESH_TOKEN_LIFETIME_DAYS REGISTRATION_OPEN DEFAULT_ROLE PASSWORD_MIN_LENGTH THROTTLE_LOGIN THROTTLE_REGISTER
+THROTTLE_REFRESH THROTTLE_PASSWORD UPLOAD_MAX_BYTES UPLOAD_ASYNC_MIN_BYTES UPLOAD_RETENTION_DAYS
+""".split()
+
+
+def test_env_example_lists_every_contract_variable():
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    listed = {line.lstrip("# ").split("=", 1)[0] for line in text.splitlines() if "=" in line}
+    assert set(CONTRACT_VARIABLES) <= listed
+
+
+def test_settings_read_every_contract_variable():
+    source = (Path(__file__).resolve().parents[1] / "settings.py").read_text() + (
+        Path(__file__).resolve().parents[1] / "env.py"
+    ).read_text()
+    missing = [name for name in CONTRACT_VARIABLES if f'"{name}"' not in source]
+    assert missing == []
