@@ -107,9 +107,13 @@ def user_client(user, client_for) -> APIClient:
     return client_for(user)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser(request):
-    """A headless Debian Chromium driven by Playwright; skipped (or failed in CI) when either is missing."""
+    """A headless Debian Chromium driven by Playwright; skipped (or failed in CI) when either is missing.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the main thread, during which Django refuses
+    ORM calls unless DJANGO_ALLOW_ASYNC_UNSAFE is set; that switch is on only while the browser lives.
+    """
     available = shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM)
     if not available:
         message = f"Chromium not found at {CHROMIUM}"
@@ -118,7 +122,15 @@ def chromium_browser(request):
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

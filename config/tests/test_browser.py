@@ -11,10 +11,6 @@ import pytest
 
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 
-# Playwright's sync API keeps an asyncio loop running in this thread for the whole (session-scoped) browser,
-# so Django's async-safety guard would refuse every ORM call made next to it, in this module and after it.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
