@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from accounts.services import token_pair_issue
+from accounts.services.tokens import token_pair_issue
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import PermissionsMixin
+from django.contrib.auth.models import Group, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.managers import UserManager
 
@@ -51,3 +52,23 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name or self.email
+
+
+class Role(Group):
+    """A role is a Django Group; this proxy only gives it its name in the admin."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "role"
+        verbose_name_plural = "roles"
+        ordering = ["name"]
+
+
+class RotatedToken(models.Model):
+    """A refresh token that refresh rotation blacklisted: presenting it again means it was stolen."""
+
+    token = models.OneToOneField(OutstandingToken, on_delete=models.CASCADE, related_name="rotation")
+    rotated_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"rotated {self.token_id}"

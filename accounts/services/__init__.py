@@ -1,0 +1,1 @@
+"""Writes of the accounts app: users, passwords, tokens and roles."""
