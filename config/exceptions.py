@@ -14,6 +14,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger("dashboard.errors")
+audit = logging.getLogger("dashboard.audit")
 
 SERVER_ERROR_BODY = {"detail": "Internal server error.", "code": "server_error"}
 
@@ -92,6 +93,19 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         detail, errors = _validation_payload(exc.detail)
         response.data = {"detail": detail, "code": "invalid", "errors": errors}
         return response
+
+    if response.status_code == status.HTTP_403_FORBIDDEN:
+        request = context.get("request")
+        user = getattr(request, "user", None)
+        audit.warning(
+            "authorization failure",
+            extra={
+                "event": "permission_denied",
+                "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "method": getattr(request, "method", None),
+                "path": getattr(request, "path", None),
+            },
+        )
 
     code = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
     if not isinstance(code, str):

@@ -33,3 +33,50 @@ class MeOutputSerializer(serializers.ModelSerializer):
 
     def get_permissions(self, user: User) -> list[str]:
         return user_permission_names(user=user)
+
+
+def _password_field() -> serializers.CharField:
+    return serializers.CharField(
+        trim_whitespace=False, max_length=4096, write_only=True, style={"input_type": "password"}
+    )
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    """Only the name is writable here; anything else sent is ignored."""
+
+    full_name = serializers.CharField(max_length=255, allow_blank=True)
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = _password_field()
+    full_name = serializers.CharField(max_length=255, allow_blank=True, required=False, default="")
+
+
+class LoginInputSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    password = _password_field()
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class PasswordResetInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmInputSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = _password_field()
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    current_password = _password_field()
+    new_password = _password_field()

@@ -1,14 +1,127 @@
-"""Account endpoints."""
+"""Authentication and current-user endpoints."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import UntypedToken
 
-from accounts.api.serializers import MeOutputSerializer
+from accounts.api.serializers import (
+    LoginInputSerializer,
+    MeOutputSerializer,
+    MeUpdateSerializer,
+    PasswordChangeInputSerializer,
+    PasswordResetConfirmInputSerializer,
+    PasswordResetInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    TokenPairSerializer,
+)
 from accounts.permissions import IsAuthenticatedUser
+from accounts.services.auth import user_login, user_profile_update, user_register
+from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
+from accounts.services.tokens import token_blacklist, token_refresh
+from accounts.throttles import AccountThrottle, ClientAddressThrottle
+
+NO_CONTENT = OpenApiResponse(description="Done; no body.")
+
+
+def _validated(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class PublicAuthView(APIView):
+    """Base of the unauthenticated auth endpoints: no credentials needed, throttled per address and per account."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ClientAddressThrottle, AccountThrottle]
+    throttle_scope = ""
+    account_field = "email"
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Without authenticators DRF would turn every 401 into a 403.
+        return 'Bearer realm="api"'
+
+    def throttle_account(self, request: Request) -> str | None:
+        value = request.data.get(self.account_field) if hasattr(request.data, "get") else None
+        return value if isinstance(value, str) and value else None
+
+
+class RegisterView(PublicAuthView):
+    throttle_scope = "register"
+
+    @extend_schema(request=RegisterInputSerializer, responses={201: MeOutputSerializer})
+    def post(self, request: Request) -> Response:
+        user = user_register(**_validated(RegisterInputSerializer, request))
+        return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(PublicAuthView):
+    throttle_scope = "login"
+
+    @extend_schema(request=LoginInputSerializer, responses={200: TokenPairSerializer})
+    def post(self, request: Request) -> Response:
+        data = _validated(LoginInputSerializer, request)
+        return Response(user_login(request=request._request, email=data["email"], password=data["password"]))
+
+
+class RefreshTokenAccountMixin:
+    account_field = "refresh"
+
+    def throttle_account(self, request: Request) -> str | None:
+        """The user id of a correctly signed token, so nobody can spend another user's allowance."""
+        raw = super().throttle_account(request)
+        if raw is None:
+            return None
+        try:
+            return str(UntypedToken(raw).payload.get(jwt_settings.USER_ID_CLAIM))
+        except TokenError:
+            return None
+
+
+class RefreshView(RefreshTokenAccountMixin, PublicAuthView):
+    throttle_scope = "refresh"
+
+    @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
+    def post(self, request: Request) -> Response:
+        return Response(token_refresh(raw_refresh=_validated(RefreshInputSerializer, request)["refresh"]))
+
+
+class LogoutView(RefreshTokenAccountMixin, PublicAuthView):
+    throttle_scope = "refresh"
+
+    @extend_schema(request=RefreshInputSerializer, responses={204: NO_CONTENT})
+    def post(self, request: Request) -> Response:
+        token_blacklist(raw_refresh=_validated(RefreshInputSerializer, request)["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetView(PublicAuthView):
+    throttle_scope = "password"
+
+    @extend_schema(request=PasswordResetInputSerializer, responses={204: NO_CONTENT})
+    def post(self, request: Request) -> Response:
+        password_reset_request(**_validated(PasswordResetInputSerializer, request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetConfirmView(PublicAuthView):
+    throttle_scope = "password"
+    account_field = "uid"
+
+    @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: NO_CONTENT})
+    def post(self, request: Request) -> Response:
+        password_reset_confirm(**_validated(PasswordResetConfirmInputSerializer, request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
@@ -17,3 +130,24 @@ class MeView(APIView):
     @extend_schema(responses=MeOutputSerializer)
     def get(self, request: Request) -> Response:
         return Response(MeOutputSerializer(request.user).data)
+
+    @extend_schema(request=MeUpdateSerializer, responses=MeOutputSerializer)
+    def patch(self, request: Request) -> Response:
+        serializer = MeUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = user_profile_update(user=request.user, **serializer.validated_data)
+        return Response(MeOutputSerializer(user).data)
+
+
+class MePasswordView(APIView):
+    permission_classes = [IsAuthenticatedUser]
+    throttle_classes = [ClientAddressThrottle, AccountThrottle]
+    throttle_scope = "password"
+
+    def throttle_account(self, request: Request) -> str | None:
+        return f"user:{request.user.pk}" if request.user.is_authenticated else None
+
+    @extend_schema(request=PasswordChangeInputSerializer, responses={204: NO_CONTENT})
+    def post(self, request: Request) -> Response:
+        password_change(user=request.user, **_validated(PasswordChangeInputSerializer, request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

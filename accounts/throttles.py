@@ -1,0 +1,69 @@
+"""Throttles for the auth endpoints: per client address and per account, counted in the shared cache."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+audit = logging.getLogger("dashboard.audit")
+
+
+class _ScopedThrottle(SimpleRateThrottle):
+    """Takes its scope from ``view.throttle_scope`` and its rate from the live settings (THROTTLE_* variables)."""
+
+    kind = ""
+
+    def __init__(self) -> None:
+        # The scope is only known per view, in allow_request.
+        pass
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view) -> bool:
+        self.scope = getattr(view, "throttle_scope", None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        allowed = super().allow_request(request, view)
+        if not allowed:
+            user = getattr(request, "user", None)
+            audit.warning(
+                "request throttled",
+                extra={
+                    "event": "throttled",
+                    "scope": self.scope,
+                    "by": self.kind,
+                    "user_id": user.pk if user is not None and user.is_authenticated else None,
+                },
+            )
+        return allowed
+
+
+class ClientAddressThrottle(_ScopedThrottle):
+    """Counts per client address; DRF's ``get_ident`` trusts X-Forwarded-For only as far as NUM_PROXIES says."""
+
+    kind = "address"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": "addr:" + self.get_ident(request)}
+
+
+class AccountThrottle(_ScopedThrottle):
+    """Counts per account (``view.throttle_account(request)``): slows guessing one account from many addresses.
+
+    The window is the rate's own period (a minute by default), so the owner is never locked out for long.
+    """
+
+    kind = "account"
+
+    def get_cache_key(self, request, view) -> str | None:
+        account = view.throttle_account(request)
+        if not account:
+            return None
+        digest = hashlib.sha256(str(account).strip().lower().encode()).hexdigest()[:40]
+        return self.cache_format % {"scope": self.scope, "ident": "acct:" + digest}
