@@ -134,3 +134,16 @@ def chromium_browser(request):
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def user_with_role(db):
+    """Create a user holding the seeded role(s) named, e.g. ``user_with_role("analyst")``."""
+    from django.contrib.auth.models import Group
+
+    def make(*roles: str, **fields):
+        user = UserFactory(**fields)
+        user.groups.set(Group.objects.filter(name__in=roles))
+        return user
+
+    return make

@@ -35,3 +35,30 @@ def require_permissions(*perms: str) -> type[BasePermission]:
 
     HasPermissions.__name__ = "Requires_" + "_".join(p.replace(".", "_") for p in perms)
     return HasPermissions
+
+
+class VisibleObjectModelPermissions(ModelPermissions):
+    """Model permissions checked *after* the object lookup on detail routes.
+
+    Detail routes first find the object among what the caller may see (the view's queryset), so an invisible object is
+    a 404 for every method, even for a caller who lacks the method's permission; a visible one the caller may not act
+    on is then a 403.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
+        if lookup in view.kwargs:
+            return bool(request.user and request.user.is_authenticated)
+        return super().has_permission(request, view)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return super().has_permission(request, view)
+
+
+class OwnObjectsOnly(BasePermission):
+    """Writes only to objects the caller owns (``view.owner_field``); superusers pass. Reads are not restricted here."""
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.user.is_superuser:
+            return True
+        return getattr(obj, f"{view.owner_field}_id") == request.user.pk

@@ -1,0 +1,234 @@
+"""Shapes of dashboard data in the API, and the validation of query parameters."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import serializers
+
+from dashboard.models import KPI, Aggregation, Metric, Upload
+from dashboard.timeseries import BUCKETS
+
+METRICS_CREATE_MAX = 10_000
+ORDERINGS = ("timestamp", "-timestamp", "value", "-value", "name")
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A float that is neither NaN nor infinite; booleans are not numbers here."""
+
+    default_error_messages = {"not_finite": "A finite number is required (NaN and Infinity are not allowed)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("not_finite")
+        return value
+
+
+class TimeZoneField(serializers.CharField):
+    default_error_messages = {"unknown": "Unknown time zone {value!r}; use an IANA name such as Europe/Berlin."}
+
+    def to_internal_value(self, data) -> ZoneInfo:
+        name = super().to_internal_value(data)
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail("unknown", value=name)
+
+    def to_representation(self, value) -> str:
+        return str(value)
+
+
+class LocalDateTimeField(serializers.Field):
+    """An ISO 8601 datetime or date (a date alone means midnight); naive values stay naive until placed in ``tz``."""
+
+    default_error_messages = {"invalid": "Enter an ISO 8601 date or datetime, e.g. 2026-01-31 or 2026-01-31T08:00:00Z."}
+
+    def to_internal_value(self, data) -> datetime:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            parsed = parse_datetime(data.strip())
+            if parsed is None:
+                day = parse_date(data.strip())
+                parsed = datetime.combine(day, time()) if day is not None else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail("invalid")
+        return parsed
+
+
+def _place_in_zone(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=tz, fold=0)
+
+
+class RangeQuerySerializer(serializers.Serializer):
+    """``from`` (inclusive), ``to`` (exclusive) and ``tz``; naive datetimes are read in ``tz``."""
+
+    to = LocalDateTimeField(required=False)
+    tz = TimeZoneField(required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = LocalDateTimeField(required=False)
+        return fields
+
+    def validate(self, attrs: dict) -> dict:
+        tz = attrs.get("tz") or ZoneInfo(settings.TIME_ZONE)
+        attrs["tz"] = tz
+        attrs["start"] = _place_in_zone(attrs.pop("from", None), tz)
+        attrs["end"] = _place_in_zone(attrs.pop("to", None), tz)
+        if attrs["start"] is not None and attrs["end"] is not None and attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"from": ["'from' must not be after 'to'."]})
+        return attrs
+
+
+class MetricQuerySerializer(RangeQuerySerializer):
+    name = serializers.CharField(required=False, max_length=255)
+    name__in = serializers.CharField(required=False)
+    owner = serializers.IntegerField(required=False, min_value=1)
+    ordering = serializers.ChoiceField(choices=ORDERINGS, required=False)
+
+    def validate_name__in(self, value: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in value.split(",") if part.strip())
+        if not names:
+            raise serializers.ValidationError("Give at least one name.")
+        return names
+
+
+class SeriesQuerySerializer(RangeQuerySerializer):
+    name = serializers.CharField(max_length=255)
+    bucket = serializers.ChoiceField(choices=BUCKETS)
+    agg = serializers.ChoiceField(choices=Aggregation.values, required=False, default="sum")
+
+
+class MetricSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Metric
+        fields = ["id", "name", "value", "timestamp", "owner", "upload"]
+        read_only_fields = fields
+
+
+class MetricInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255, trim_whitespace=True)
+    value = FiniteFloatField()
+    timestamp = serializers.DateTimeField(required=False)
+
+
+class MetricNameSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+    first = serializers.DateTimeField()
+    last = serializers.DateTimeField()
+
+
+class PointSerializer(serializers.Serializer):
+    t = serializers.SerializerMethodField()
+    value = serializers.FloatField()
+    count = serializers.IntegerField()
+
+    def get_t(self, point) -> str:
+        return point.t.isoformat()
+
+
+class SeriesSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    bucket = serializers.CharField()
+    agg = serializers.CharField()
+    tz = serializers.CharField()
+    points = PointSerializer(many=True)
+
+
+class KPISerializer(serializers.ModelSerializer):
+    target = FiniteFloatField(allow_null=True, required=False)
+    warning_threshold_pct = FiniteFloatField(min_value=0, required=False)
+    name = serializers.CharField(max_length=255, trim_whitespace=True)
+    metric_name = serializers.CharField(max_length=255, trim_whitespace=True)
+
+    class Meta:
+        model = KPI
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "metric_name",
+            "aggregation",
+            "period",
+            "target",
+            "direction",
+            "warning_threshold_pct",
+            "unit",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = ["id", "slug", "created_by", "created_at"]
+
+    def validate_name(self, value: str) -> str:
+        taken = KPI.objects.filter(name__iexact=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError("A KPI with this name already exists.")
+        return value
+
+
+class KPIBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = KPI
+        fields = ["id", "name", "unit", "direction", "target"]
+        read_only_fields = fields
+
+
+class KPIPointSerializer(serializers.Serializer):
+    t = serializers.CharField()
+    value = serializers.FloatField()
+    target = serializers.FloatField(allow_null=True)
+
+
+class KPISeriesSerializer(serializers.Serializer):
+    kpi = KPIBriefSerializer()
+    points = KPIPointSerializer(many=True)
+
+
+class PeriodValueSerializer(serializers.Serializer):
+    period_start = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+
+
+class KPISummarySerializer(serializers.Serializer):
+    kpi = KPIBriefSerializer()
+    current = PeriodValueSerializer()
+    previous = PeriodValueSerializer()
+    change_pct = serializers.FloatField(allow_null=True)
+    progress_pct = serializers.FloatField(allow_null=True)
+    status = serializers.ChoiceField(choices=["on_track", "at_risk", "off_track", "no_data", "no_target"])
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Upload
+        fields = [
+            "id",
+            "filename",
+            "size",
+            "sha256",
+            "status",
+            "rows_total",
+            "rows_imported",
+            "errors",
+            "error_count",
+            "created_by",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,209 @@
+"""Dashboard endpoints: metrics, their names, series and export; KPIs, their series and the summary."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
+from dashboard.api.serializers import (
+    METRICS_CREATE_MAX,
+    KPISerializer,
+    KPISeriesSerializer,
+    KPISummarySerializer,
+    MetricInputSerializer,
+    MetricNameSerializer,
+    MetricQuerySerializer,
+    MetricSerializer,
+    RangeQuerySerializer,
+    SeriesQuerySerializer,
+    SeriesSerializer,
+)
+from dashboard.csv_format import escape_text_cell
+from dashboard.selectors import (
+    MetricFilters,
+    kpi_list,
+    kpi_series,
+    kpi_summary,
+    metric_list,
+    metric_names,
+    metric_series,
+    metrics_visible_to,
+)
+from dashboard.services import kpi_create, kpi_delete, kpi_update, metric_delete, metric_update, metrics_create
+
+EXPORT_CHUNK_ROWS = 2000
+
+METRIC_FILTER_PARAMETERS = [
+    OpenApiParameter("name", str),
+    OpenApiParameter("name__in", str, description="Comma-separated names."),
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="Inclusive; naive values are read in tz."),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="Exclusive; naive values are read in tz."),
+    OpenApiParameter("tz", str, description="IANA time zone name; default TIME_ZONE."),
+    OpenApiParameter("owner", int),
+    OpenApiParameter("ordering", str, enum=["timestamp", "-timestamp", "value", "-value", "name"]),
+]
+
+
+def _query(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _metric_filters(request: Request) -> MetricFilters:
+    query = _query(MetricQuerySerializer, request)
+    return MetricFilters(
+        name=query.get("name"),
+        names=query.get("name__in"),
+        start=query["start"],
+        end=query["end"],
+        owner=query.get("owner"),
+        ordering=query.get("ordering"),
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _export_rows(metrics) -> Iterator[str]:
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    yield writer.writerow(["name", "value", "timestamp"])
+    rows = metrics.values_list("name", "value", "timestamp").iterator(chunk_size=EXPORT_CHUNK_ROWS)
+    for name, value, timestamp in rows:
+        yield writer.writerow([escape_text_cell(name), repr(value), timestamp.isoformat()])
+
+
+class MetricViewSet(viewsets.ModelViewSet):
+    """Metrics the caller may see; writes only to one's own."""
+
+    serializer_class = MetricSerializer
+    permission_classes = [VisibleObjectModelPermissions, OwnObjectsOnly]
+    owner_field = "owner"
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return metrics_visible_to(self.request.user)
+
+    @extend_schema(parameters=METRIC_FILTER_PARAMETERS)
+    def list(self, request: Request) -> Response:
+        metrics = metric_list(user=request.user, filters=_metric_filters(request))
+        page = self.paginate_queryset(metrics)
+        return self.get_paginated_response(MetricSerializer(page, many=True).data)
+
+    @extend_schema(request=MetricInputSerializer, responses={201: MetricSerializer})
+    def create(self, request: Request) -> Response:
+        many = isinstance(request.data, list)
+        kwargs = {"many": True, "max_length": METRICS_CREATE_MAX, "allow_empty": False} if many else {}
+        serializer = MetricInputSerializer(data=request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        items = serializer.validated_data if many else [serializer.validated_data]
+        metrics = metrics_create(owner=request.user, items=items)
+        data = MetricSerializer(metrics, many=True).data
+        return Response(data if many else data[0], status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MetricInputSerializer, responses=MetricSerializer)
+    def partial_update(self, request: Request, pk=None) -> Response:
+        metric = self.get_object()
+        serializer = MetricInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        return Response(MetricSerializer(metric_update(metric=metric, **serializer.validated_data)).data)
+
+    def destroy(self, request: Request, pk=None) -> Response:
+        metric_delete(metric=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=METRIC_FILTER_PARAMETERS, responses=MetricNameSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def names(self, request: Request) -> Response:
+        rows = metric_names(user=request.user, filters=_metric_filters(request))
+        return Response(MetricNameSerializer(rows, many=True).data)
+
+    @extend_schema(parameters=[SeriesQuerySerializer], responses=SeriesSerializer)
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def series(self, request: Request) -> Response:
+        query = _query(SeriesQuerySerializer, request)
+        points = metric_series(
+            user=request.user,
+            name=query["name"],
+            bucket=query["bucket"],
+            agg=query["agg"],
+            tz=query["tz"],
+            start=query["start"],
+            end=query["end"],
+        )
+        body = {"name": query["name"], "bucket": query["bucket"], "agg": query["agg"], "tz": str(query["tz"])}
+        return Response(SeriesSerializer({**body, "points": points}).data)
+
+    @extend_schema(parameters=METRIC_FILTER_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def export(self, request: Request) -> StreamingHttpResponse:
+        metrics = metric_list(user=request.user, filters=_metric_filters(request))
+        response = StreamingHttpResponse(_export_rows(metrics), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="metrics.csv"'
+        return response
+
+
+class KPIViewSet(viewsets.ModelViewSet):
+    serializer_class = KPISerializer
+    permission_classes = [ModelPermissions]
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return kpi_list()
+
+    def perform_create(self, serializer: KPISerializer) -> None:
+        serializer.instance = kpi_create(created_by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: KPISerializer) -> None:
+        serializer.instance = kpi_update(kpi=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance) -> None:
+        kpi_delete(kpi=instance)
+
+    @extend_schema(parameters=[RangeQuerySerializer], responses=KPISeriesSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def series(self, request: Request, pk=None) -> Response:
+        kpi = self.get_object()
+        query = _query(RangeQuerySerializer, request)
+        points = kpi_series(user=request.user, kpi=kpi, tz=query["tz"], start=query["start"], end=query["end"])
+        body = {
+            "kpi": kpi,
+            "points": [{"t": p.t.isoformat(), "value": p.value, "target": kpi.target} for p in points],
+        }
+        return Response(KPISeriesSerializer(body).data)
+
+
+class SummaryView(APIView):
+    permission_classes = [require_permissions("dashboard.view_kpi")]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("tz", str, description="IANA time zone name; default TIME_ZONE.")],
+        responses=KPISummarySerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        tz = _query(RangeQuerySerializer, request)["tz"]
+        rows = [
+            {
+                "kpi": row.kpi,
+                "current": {"period_start": row.current_start.isoformat(), "value": row.current},
+                "previous": {"period_start": row.previous_start.isoformat(), "value": row.previous},
+                "change_pct": row.change_pct,
+                "progress_pct": row.progress_pct,
+                "status": row.status,
+            }
+            for row in kpi_summary(user=request.user, tz=tz)
+        ]
+        return Response(KPISummarySerializer(rows, many=True).data)

@@ -1,0 +1,67 @@
+"""Writes of dashboard data: metrics and KPIs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import User
+from dashboard.models import KPI, Metric
+
+METRICS_BATCH_SIZE = 1000
+
+
+@transaction.atomic
+def metrics_create(*, owner: User, items: Iterable[dict]) -> list[Metric]:
+    """Create metrics owned by *owner*, all or none; a missing timestamp means now."""
+    now = timezone.now()
+    metrics = [
+        Metric(name=item["name"], value=item["value"], timestamp=item.get("timestamp") or now, owner=owner)
+        for item in items
+    ]
+    return Metric.objects.bulk_create(metrics, batch_size=METRICS_BATCH_SIZE)
+
+
+def metric_update(*, metric: Metric, **changes) -> Metric:
+    for field in ("name", "value", "timestamp"):
+        if field in changes:
+            setattr(metric, field, changes[field])
+    metric.save(update_fields=[field for field in ("name", "value", "timestamp") if field in changes] or None)
+    return metric
+
+
+def metric_delete(*, metric: Metric) -> None:
+    metric.delete()
+
+
+def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
+    base = slugify(name)[:240] or "kpi"
+    slug, n = base, 2
+    while KPI.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def kpi_create(*, created_by: User, **fields) -> KPI:
+    kpi = KPI(created_by=created_by, **fields)
+    kpi.slug = _unique_slug(kpi.name)
+    kpi.save()
+    return kpi
+
+
+@transaction.atomic
+def kpi_update(*, kpi: KPI, **fields) -> KPI:
+    for field, value in fields.items():
+        setattr(kpi, field, value)
+    if "name" in fields:
+        kpi.slug = _unique_slug(kpi.name, exclude_pk=kpi.pk)
+    kpi.save()
+    return kpi
+
+
+def kpi_delete(*, kpi: KPI) -> None:
+    kpi.delete()

@@ -1,0 +1,67 @@
+"""Calendar arithmetic for buckets and KPI periods: wall-clock periods in a time zone, weeks from Monday."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models.functions import TruncDay, TruncHour, TruncMonth, TruncQuarter, TruncWeek, TruncYear
+
+TRUNC_BY_BUCKET = {
+    "hour": TruncHour,
+    "day": TruncDay,
+    "week": TruncWeek,
+    "month": TruncMonth,
+    "quarter": TruncQuarter,
+    "year": TruncYear,
+}
+BUCKETS = tuple(TRUNC_BY_BUCKET)
+PERIODS = ("day", "week", "month", "quarter", "year")
+
+
+def bucket_start(moment: datetime, bucket: str, tz: ZoneInfo) -> datetime:
+    """The start of the wall-clock *bucket* in *tz* holding *moment*, as an aware datetime in *tz*.
+
+    Mirrors Django's ``Trunc*(tzinfo=tz)``: truncate the local wall-clock time, then read it in *tz* (for a wall-clock
+    time that occurs twice, the first occurrence).
+    """
+    local = moment.astimezone(tz).replace(tzinfo=None)
+    if bucket == "hour":
+        start = local.replace(minute=0, second=0, microsecond=0)
+    else:
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if bucket == "week":
+            start -= timedelta(days=start.weekday())
+        elif bucket == "month":
+            start = start.replace(day=1)
+        elif bucket == "quarter":
+            start = start.replace(month=3 * ((start.month - 1) // 3) + 1, day=1)
+        elif bucket == "year":
+            start = start.replace(month=1, day=1)
+        elif bucket != "day":
+            raise ValueError(f"unknown bucket {bucket!r}")
+    return start.replace(tzinfo=tz, fold=0)
+
+
+def _add_months(local: datetime, months: int) -> datetime:
+    index = local.year * 12 + (local.month - 1) + months
+    return local.replace(year=index // 12, month=index % 12 + 1, day=1)
+
+
+def period_shift(start: datetime, period: str, steps: int) -> datetime:
+    """The start of the period *steps* periods after (or before, if negative) the period starting at *start*."""
+    tz = start.tzinfo
+    local = start.replace(tzinfo=None)
+    if period == "day":
+        shifted = local + timedelta(days=steps)
+    elif period == "week":
+        shifted = local + timedelta(weeks=steps)
+    elif period == "month":
+        shifted = _add_months(local, steps)
+    elif period == "quarter":
+        shifted = _add_months(local, 3 * steps)
+    elif period == "year":
+        shifted = local.replace(year=local.year + steps)
+    else:
+        raise ValueError(f"unknown period {period!r}")
+    return shifted.replace(tzinfo=tz, fold=0)
