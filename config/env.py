@@ -35,6 +35,9 @@ def database_config(env: environ.Env, base_dir: Path) -> dict:
     """Pick the database: DATABASE_URL, else POSTGRES_* when POSTGRES_HOST is set, else a SQLite file."""
     if env.str("DATABASE_URL", default=""):
         config = env.db_url("DATABASE_URL")
+        if config["ENGINE"] == "django.db.backends.sqlite3" and config["NAME"] not in ("", ":memory:"):
+            # An explicit SQLite file gets a file test database too, so other processes (a worker) can open it.
+            config.setdefault("TEST", {"NAME": str(Path(config["NAME"]).with_suffix("")) + "_test.sqlite3"})
     elif env.str("POSTGRES_HOST", default=""):
         config = {
             "ENGINE": "django.db.backends.postgresql",
@@ -49,9 +52,6 @@ def database_config(env: environ.Env, base_dir: Path) -> dict:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(base_dir / "db.sqlite3"),
         }
-    if config["ENGINE"] == "django.db.backends.sqlite3" and config["NAME"] not in ("", ":memory:"):
-        # A file (not in-memory) test database, so other processes such as a worker can open it.
-        config.setdefault("TEST", {"NAME": str(Path(config["NAME"]).with_suffix("")) + "_test.sqlite3"})
     config.setdefault("ATOMIC_REQUESTS", False)
     if config["ENGINE"] == "django.db.backends.postgresql":
         config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

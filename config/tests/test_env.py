@@ -85,3 +85,10 @@ def test_settings_read_every_contract_variable():
     ).read_text()
     missing = [name for name in CONTRACT_VARIABLES if f'"{name}"' not in source]
     assert missing == []
+
+
+def test_sqlite_url_gets_a_file_test_database(clean_env):
+    clean_env.setenv("DATABASE_URL", "sqlite:////srv/app/var/ci.sqlite3")
+    config = database_config(environ.Env(), BASE)
+    assert config["NAME"] == "/srv/app/var/ci.sqlite3"
+    assert config["TEST"]["NAME"] == "/srv/app/var/ci_test.sqlite3"

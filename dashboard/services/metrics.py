@@ -1,4 +1,4 @@
-"""Writes of dashboard data: metrics and KPIs."""
+"""Writes of metrics and KPIs."""
 
 from __future__ import annotations
 
