@@ -288,3 +288,10 @@ LOGGING = {
 API_BODY_LIMITS = {
     r"^/api/v1/dashboard/upload/?$": UPLOAD_MAX_BYTES + 1024 * 1024,
 }
+
+# Celery: a task is acknowledged only when done, and re-queued if its worker dies, so no import is lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -1,15 +1,17 @@
 """Routes under /api/v1/dashboard/."""
 
 from config.routers import ApiRouter, api_path
-from dashboard.api.views import KPIViewSet, MetricViewSet, SummaryView
+from dashboard.api.views import KPIViewSet, MetricViewSet, SummaryView, UploadView, UploadViewSet
 
 app_name = "dashboard"
 
 router = ApiRouter()
 router.register("dashboard/metrics", MetricViewSet, basename="metric")
 router.register("dashboard/kpis", KPIViewSet, basename="kpi")
+router.register("dashboard/uploads", UploadViewSet, basename="upload")
 
 urlpatterns = [
     api_path("dashboard/summary", SummaryView.as_view(), name="summary"),
+    api_path("dashboard/upload", UploadView.as_view(), name="upload"),
     *router.urls,
 ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,8 +29,12 @@ from dashboard.api.serializers import (
     RangeQuerySerializer,
     SeriesQuerySerializer,
     SeriesSerializer,
+    TimeZoneField,
+    UploadSerializer,
 )
 from dashboard.csv_format import escape_text_cell
+from dashboard.exceptions import DuplicateUpload, InvalidFile, InvalidRows
+from dashboard.models import Upload
 from dashboard.selectors import (
     MetricFilters,
     kpi_list,
@@ -37,8 +44,10 @@ from dashboard.selectors import (
     metric_names,
     metric_series,
     metrics_visible_to,
+    uploads_visible_to,
 )
 from dashboard.services import kpi_create, kpi_delete, kpi_update, metric_delete, metric_update, metrics_create
+from dashboard.services.uploads import metrics_import, upload_delete
 
 EXPORT_CHUNK_ROWS = 2000
 
@@ -53,10 +62,14 @@ METRIC_FILTER_PARAMETERS = [
 ]
 
 
-def _query(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.query_params)
+def _validated_data(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def _query(serializer_class, request: Request) -> dict:
+    return _validated_data(serializer_class, request.query_params)
 
 
 def _metric_filters(request: Request) -> MetricFilters:
@@ -216,3 +229,66 @@ class SummaryView(APIView):
             for row in kpi_summary(user=request.user, tz=tz)
         ]
         return Response(KPISummarySerializer(rows, many=True).data)
+
+
+class UploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    tz = TimeZoneField(required=False)
+
+
+class UploadView(APIView):
+    """POST a CSV file of metrics: 201 when imported inline, 202 when queued to a worker."""
+
+    permission_classes = [require_permissions("dashboard.add_upload")]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": UploadInputSerializer},
+        parameters=[OpenApiParameter("allow_duplicate", bool)],
+        responses={201: UploadSerializer, 202: UploadSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated_data(UploadInputSerializer, request.data)
+        allow_duplicate = request.query_params.get("allow_duplicate", "").lower() in ("1", "true", "yes")
+        try:
+            outcome = metrics_import(
+                file=data["file"],
+                owner=request.user,
+                tz=data.get("tz") or ZoneInfo(settings.TIME_ZONE),
+                allow_duplicate=allow_duplicate,
+            )
+        except DuplicateUpload as exc:
+            exc.extra = {"upload": UploadSerializer(exc.existing).data}
+            raise
+        upload = outcome.upload
+        if outcome.queued:
+            return Response(UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
+        if upload.status == Upload.Status.FAILED:
+            problem = (
+                InvalidRows()
+                if upload.error_count and upload.errors[0]["row"] is not None
+                else InvalidFile(upload.errors[0]["message"] if upload.errors else None)
+            )
+            problem.extra = {
+                "errors": upload.errors,
+                "error_count": upload.error_count,
+                "upload": UploadSerializer(upload).data,
+            }
+            raise problem
+        return Response(UploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+
+
+class UploadViewSet(viewsets.mixins.ListModelMixin, viewsets.mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The caller's uploads (everyone's with view_all_metrics); DELETE removes exactly the metrics one imported."""
+
+    serializer_class = UploadSerializer
+    permission_classes = [VisibleObjectModelPermissions, OwnObjectsOnly]
+    owner_field = "created_by"
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return uploads_visible_to(self.request.user).order_by("-created_at", "-id")
+
+    def destroy(self, request: Request, pk=None) -> Response:
+        upload_delete(upload=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,255 @@
+"""The metric import service: one path for the API, the admin, the CLI and the Celery worker.
+
+An import records its Upload first (committed, so its status is visible while it runs), imports every row in one
+transaction (PostgreSQL: streamed straight into ``COPY``; elsewhere: batched inserts), then finalises the record.
+Any bad row fails the whole file and nothing is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from dashboard.csv_import import FileUnreadable, RowErrors, UnsupportedFormat, inspect_file, iter_rows
+from dashboard.exceptions import DuplicateUpload, InvalidFile, UploadBusy, UploadTooLarge
+from dashboard.models import Metric, Upload
+
+logger = logging.getLogger("dashboard.uploads")
+
+HASH_CHUNK = 1024 * 1024
+SQLITE_BATCH = 5000
+PROGRESS_EVERY_ROWS = 50_000
+ACTIVE_STATUSES = (Upload.Status.PENDING, Upload.Status.PROCESSING, Upload.Status.SUCCEEDED)
+Progress = Callable[[int, int, int], None]
+
+
+class _RowsRejected(Exception):
+    """Raised inside the import transaction to roll it back when any row is bad."""
+
+    def __init__(self, rows_total: int):
+        super().__init__(rows_total)
+        self.rows_total = rows_total
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    upload: Upload
+    queued: bool
+
+
+def _digest(file: File) -> tuple[str, int]:
+    sha = hashlib.sha256()
+    size = 0
+    file.seek(0)
+    for chunk in file.chunks(HASH_CHUNK):
+        sha.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return sha.hexdigest(), size
+
+
+def _queue_available() -> bool:
+    return bool(settings.CELERY_BROKER_URL)
+
+
+def upload_create(*, file: File, owner: User, tz: ZoneInfo, allow_duplicate: bool = False) -> Upload:
+    """Check the file, store it and record a pending Upload (committed). Raises the API's upload errors."""
+    sha256, size = _digest(file)
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise UploadTooLarge()
+    try:
+        inspect_file(file)
+    except UnsupportedFormat as exc:
+        raise InvalidFile.unsupported(str(exc)) from None
+    except FileUnreadable as exc:
+        raise InvalidFile(str(exc)) from None
+    if not allow_duplicate:
+        existing = Upload.objects.filter(created_by=owner, sha256=sha256, status__in=ACTIVE_STATUSES).first()
+        if existing is not None:
+            raise DuplicateUpload(existing)
+    filename = os.path.basename(getattr(file, "name", "") or "upload.csv")[:255] or "upload.csv"
+    stored = default_storage.save(f"uploads/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.csv", file)
+    return Upload.objects.create(file=stored, filename=filename, size=size, sha256=sha256, tz=str(tz), created_by=owner)
+
+
+def metrics_import(
+    *, file: File, owner: User, tz: ZoneInfo, allow_duplicate: bool = False, progress: Progress | None = None
+) -> ImportOutcome:
+    """Record and import *file*: queued to a worker when a broker is configured and the file is big, else inline."""
+    upload = upload_create(file=file, owner=owner, tz=tz, allow_duplicate=allow_duplicate)
+    if _queue_available() and upload.size >= settings.UPLOAD_ASYNC_MIN_BYTES:
+        from dashboard.tasks import upload_process_task
+
+        transaction.on_commit(lambda: upload_process_task.delay(upload.pk))
+        return ImportOutcome(upload=upload, queued=True)
+    return ImportOutcome(upload=upload_process(upload_id=upload.pk, progress=progress), queued=False)
+
+
+def _finish(upload: Upload, **fields) -> Upload:
+    fields["finished_at"] = timezone.now()
+    Upload.objects.filter(pk=upload.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(upload, name, value)
+    return upload
+
+
+def upload_process(*, upload_id: int, progress: Progress | None = None) -> Upload:
+    """Import the stored file of an Upload, all or nothing, and finalise the record. Safe to run again after a crash
+    (the interrupted transaction left nothing behind)."""
+    claimed = Upload.objects.filter(pk=upload_id, status__in=(Upload.Status.PENDING, Upload.Status.PROCESSING)).update(
+        status=Upload.Status.PROCESSING, started_at=timezone.now()
+    )
+    upload = Upload.objects.get(pk=upload_id)
+    if not claimed:
+        return upload
+    errors = RowErrors()
+    try:
+        with transaction.atomic():
+            total, imported = _import_rows(upload, errors, progress)
+            if errors.count:
+                raise _RowsRejected(total)
+    except _RowsRejected as rejected:
+        return _finish(
+            upload,
+            status=Upload.Status.FAILED,
+            rows_total=rejected.rows_total,
+            rows_imported=0,
+            errors=errors.items,
+            error_count=errors.count,
+        )
+    except FileUnreadable as exc:
+        return _finish(
+            upload,
+            status=Upload.Status.FAILED,
+            errors=[{"row": None, "column": None, "message": str(exc)}],
+            error_count=1,
+        )
+    except Exception:
+        logger.exception("import of upload %s failed", upload.pk)
+        _finish(
+            upload,
+            status=Upload.Status.FAILED,
+            errors=[{"row": None, "column": None, "message": "The import failed unexpectedly; nothing was imported."}],
+            error_count=1,
+        )
+        raise
+    return _finish(
+        upload, status=Upload.Status.SUCCEEDED, rows_total=total, rows_imported=imported, errors=[], error_count=0
+    )
+
+
+def _import_rows(upload: Upload, errors: RowErrors, progress: Progress | None) -> tuple[int, int]:
+    """Stream the file's valid rows into the metrics table inside the caller's transaction; returns (total, imported).
+
+    Once a bad row is seen nothing more is written (the transaction will be rolled back), but validation goes on so
+    that every error is counted.
+    """
+    tz = UTC if upload.tz == "UTC" else ZoneInfo(upload.tz)
+    with default_storage.open(upload.file.name, "rb") as binary:
+        layout = inspect_file(binary)
+        size = upload.size
+        rows = iter_rows(binary, layout, tz=tz, errors=errors)
+        if progress is not None:
+            rows = _reporting(rows, progress, binary, size)
+        if connection.vendor == "postgresql":
+            return _copy_rows(rows, upload, errors)
+        return _insert_rows(rows, upload, errors)
+
+
+def _reporting(rows: Iterable, progress: Progress, binary, size: int):
+    count = 0
+    for row in rows:
+        count += 1
+        if count % PROGRESS_EVERY_ROWS == 0:
+            progress(count, binary.tell(), size)
+        yield row
+    progress(count, size, size)
+
+
+COPY_SQL = "COPY dashboard_metric (name, value, timestamp, owner_id, upload_id) FROM STDIN (FORMAT BINARY)"
+
+
+def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, int]:
+    total = 0
+    owner_id, upload_id = upload.created_by_id, upload.pk
+    with connection.cursor() as cursor, cursor.cursor.copy(COPY_SQL) as copy:
+        copy.set_types(["text", "float8", "timestamptz", "int8", "int8"])
+        write_row = copy.write_row
+        for name, value, timestamp in rows:
+            total += 1
+            if not errors.count:
+                write_row((name, value, timestamp, owner_id, upload_id))
+        if errors.count:
+            # Abort the COPY; the surrounding transaction is rolled back too.
+            raise _RowsRejected(total + errors.count)
+    return total, total
+
+
+def _insert_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, int]:
+    total = 0
+    batch: list[Metric] = []
+    owner_id, upload_id = upload.created_by_id, upload.pk
+    for name, value, timestamp in rows:
+        total += 1
+        if errors.count:
+            batch.clear()
+            continue
+        batch.append(Metric(name=name, value=value, timestamp=timestamp, owner_id=owner_id, upload_id=upload_id))
+        if len(batch) >= SQLITE_BATCH:
+            Metric.objects.bulk_create(batch)
+            batch.clear()
+    if batch and not errors.count:
+        Metric.objects.bulk_create(batch)
+    return total + errors.count, total
+
+
+def upload_delete(*, upload: Upload) -> int:
+    """Remove an upload and exactly the metrics it imported, atomically; returns how many metrics went."""
+    if upload.status in (Upload.Status.PENDING, Upload.Status.PROCESSING):
+        raise UploadBusy()
+    with transaction.atomic():
+        deleted, _ = Metric.objects.filter(upload=upload).delete()
+        name = upload.file.name
+        upload.delete()
+        if name:
+            transaction.on_commit(lambda: default_storage.delete(name))
+    return deleted
+
+
+def uploads_settle(*, stale_after: timedelta) -> int:
+    """Mark uploads stuck in ``processing`` (a killed worker) as failed; their transaction left nothing behind."""
+    cutoff = timezone.now() - stale_after
+    return Upload.objects.filter(status=Upload.Status.PROCESSING, started_at__lt=cutoff).update(
+        status=Upload.Status.FAILED,
+        finished_at=timezone.now(),
+        errors=[{"row": None, "column": None, "message": "The import was interrupted; nothing was imported."}],
+        error_count=1,
+    )
+
+
+def upload_files_purge(*, older_than: timedelta) -> int:
+    """Delete stored files of uploads older than *older_than* (the records stay in the history)."""
+    cutoff = timezone.now() - older_than
+    purged = 0
+    for upload in (
+        Upload.objects.filter(created_at__lt=cutoff)
+        .exclude(file="")
+        .exclude(status__in=(Upload.Status.PENDING, Upload.Status.PROCESSING))
+    ):
+        default_storage.delete(upload.file.name)
+        Upload.objects.filter(pk=upload.pk).update(file="")
+        purged += 1
+    return purged
