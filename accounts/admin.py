@@ -1,12 +1,22 @@
-"""Staff UI for users."""
+"""Staff UI for users and roles, under the API's no-escalation rules (``accounts.rbac``)."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Prefetch
 
+from accounts import rbac
 from accounts.forms import UserChangeForm, UserCreationForm
-from accounts.models import User
+from accounts.models import Role, User
+from accounts.selectors import user_role_names
+from accounts.services.roles import role_create, role_delete, role_update
+from accounts.services.users import user_delete, user_roles_changed_record, user_update
+
+# Roles are managed as the Role proxy (accounts), not as auth's Group.
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
 
 
 @admin.register(User)
@@ -14,10 +24,11 @@ class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ("-date_joined", "-id")
-    list_display = ("email", "full_name", "is_active", "is_staff", "last_login", "date_joined")
+    list_display = ("email", "full_name", "roles", "is_active", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
     search_fields = ("email", "full_name")
     readonly_fields = ("last_login", "date_joined")
+    actions = ["activate_users", "deactivate_users"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("full_name",)}),
@@ -25,3 +36,135 @@ class UserAdmin(DjangoUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="roles")
+    def roles(self, user: User) -> str:
+        return ", ".join(user_role_names(user=user))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if rbac.is_superuser(request.user):
+            return readonly
+        return (*readonly, "is_staff", "is_superuser", "user_permissions")
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "groups" and not rbac.is_superuser(request.user):
+            kwargs["queryset"] = rbac.roles_ordinary().order_by("name")
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or rbac.may_change_user(actor=request.user, target=obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or rbac.may_change_user(actor=request.user, target=obj))
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # Read from the database: the form's m2m data is not saved yet, and a prefetched cache may hide it.
+        before = list(Group.objects.filter(user=form.instance).values_list("name", flat=True)) if change else []
+        super().save_related(request, form, formsets, change)
+        user_roles_changed_record(
+            actor=request.user, user=form.instance, before=before, after=user_role_names(user=form.instance)
+        )
+
+    def delete_model(self, request, obj) -> None:
+        # The admin has already refused users who own protected data (its "protected objects" page).
+        user_delete(actor=request.user, user=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            user_delete(actor=request.user, user=user)
+
+    @admin.action(description="Activate selected users", permissions=["change"])
+    def activate_users(self, request, queryset) -> None:
+        self._set_active(request, queryset, active=True)
+
+    @admin.action(description="Deactivate selected users", permissions=["change"])
+    def deactivate_users(self, request, queryset) -> None:
+        self._set_active(request, queryset, active=False)
+
+    def _set_active(self, request, queryset, *, active: bool) -> None:
+        changed = skipped = 0
+        for user in queryset:
+            if not rbac.may_change_user(actor=request.user, target=user):
+                skipped += 1
+            elif user.is_active != active:
+                # Saving a deactivation revokes every token of the user (User.save).
+                user_update(actor=request.user, user=user, is_active=active)
+                changed += 1
+        verb = "activated" if active else "deactivated"
+        self.message_user(request, f"{changed} user(s) {verb}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} user(s) skipped: staff, superusers, holders of privileged roles and your own account "
+                "are changed only by superusers.",
+                messages.WARNING,
+            )
+
+
+@admin.register(Role)
+class RoleAdmin(admin.ModelAdmin):
+    """Roles: readable with ``auth.view_group``; written by superusers only, through the audited role services."""
+
+    list_display = ("name", "privileged")
+    search_fields = ("name",)
+    ordering = ("name",)
+    filter_horizontal = ("permissions",)
+
+    def get_queryset(self, request):
+        permissions = Permission.objects.select_related("content_type")
+        return super().get_queryset(request).prefetch_related(Prefetch("permissions", queryset=permissions))
+
+    @admin.display(boolean=True, description="privileged")
+    def privileged(self, role: Role) -> bool:
+        return any(rbac.permission_is_privileged(permission) for permission in role.permissions.all())
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "permissions":
+            # Permission names show their app: load the content types in the same query.
+            kwargs["queryset"] = Permission.objects.select_related("content_type")
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("auth.view_group")
+
+    def has_add_permission(self, request) -> bool:
+        return rbac.may_write_roles(actor=request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return rbac.may_write_roles(actor=request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return rbac.may_write_roles(actor=request.user)
+
+    def save_model(self, request, obj, form, change) -> None:
+        permissions = form.cleaned_data.get("permissions", [])
+        if change:
+            # The form already renamed *obj* in memory; the service compares against the stored role.
+            role_update(actor=request.user, role=Role.objects.get(pk=obj.pk), name=obj.name, permissions=permissions)
+            return
+        role = role_create(actor=request.user, name=obj.name, permissions=permissions)
+        # The admin goes on with its own instance (log entry, redirect): make it the created row.
+        obj.pk = role.pk
+        obj._state.adding = False
+        obj._state.db = role._state.db
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # save_model set the permissions through the service; only inline formsets (none today) are left to save.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj) -> None:
+        role_delete(actor=request.user, role=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for role in queryset:
+            role_delete(actor=request.user, role=role)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group, PermissionsMixin
 from django.db import models
@@ -11,6 +13,8 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.managers import UserManager
 
+audit = logging.getLogger("dashboard.audit")
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     # unique=True keeps auth.E003 satisfied; the Lower() constraint below is what makes it case-insensitive.
@@ -19,7 +23,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Designates whether the user can log into the admin site.")
     date_joined = models.DateTimeField(default=timezone.now)
-    # Bumped on password change, reset and deactivation; tokens carrying an older version stop working.
+    # Bumped by save() on any password change and on deactivation: tokens carrying an older version stop working.
     token_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
@@ -42,6 +46,28 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._stored_is_active = user.__dict__.get("is_active")
+        return user
+
+    def save(self, *args, **kwargs) -> None:
+        """Saving a new password (set_password) or a deactivation revokes every token issued before, wherever the
+        change comes from: the API, the admin, ``changepassword`` or the shell."""
+        deactivated = getattr(self, "_stored_is_active", None) is True and not self.is_active
+        revoke = self.pk is not None and (self._password is not None or deactivated)
+        if revoke:
+            self.token_version += 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "token_version"}
+        super().save(*args, **kwargs)
+        self._stored_is_active = self.is_active
+        if revoke:
+            reason = "deactivated" if deactivated else "password_changed"
+            audit.info("tokens revoked", extra={"event": "tokens_revoked", "user_id": self.pk, "reason": reason})
 
     def clean(self) -> None:
         super().clean()

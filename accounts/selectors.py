@@ -1,6 +1,11 @@
-"""Reads about users: roles and effective permissions."""
+"""Reads about users, roles and permissions."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import User
 
@@ -12,3 +17,70 @@ def user_role_names(*, user: User) -> list[str]:
 def user_permission_names(*, user: User) -> list[str]:
     """The user's effective permissions as ``app.codename``, sorted (superusers get every permission)."""
     return sorted(user.get_all_permissions())
+
+
+def users_list(*, search: str = "", is_active: bool | None = None, role: str = "") -> QuerySet[User]:
+    """Users for administration, newest first, with their roles prefetched (one extra query for any page size).
+
+    *search* matches email or full name (case-insensitive substring); *role* is a role name, matched exactly.
+    """
+    users = User.objects.prefetch_related("groups").order_by("-date_joined", "-id")
+    if search:
+        users = users.filter(Q(email__icontains=search) | Q(full_name__icontains=search))
+    if is_active is not None:
+        users = users.filter(is_active=is_active)
+    if role:
+        users = users.filter(groups__name=role)
+    return users
+
+
+def users_visible_to(*, user: User) -> QuerySet[User]:
+    """The users *user* may see in administration: every user with ``accounts.view_user``, else none."""
+    return users_list() if user.has_perm("accounts.view_user") else User.objects.none()
+
+
+def permission_code(permission: Permission) -> str:
+    """``app_label.codename``, the form the API, ``has_perm`` and the roles' payloads use."""
+    return f"{permission.content_type.app_label}.{permission.codename}"
+
+
+def roles_list() -> QuerySet[Group]:
+    """Roles by name, each with its permissions (and their apps) prefetched."""
+    permissions = Permission.objects.select_related("content_type")
+    return Group.objects.prefetch_related(Prefetch("permissions", queryset=permissions)).order_by("name")
+
+
+def roles_visible_to(*, user: User) -> QuerySet[Group]:
+    """The roles *user* may see: every role with ``auth.view_group``, else none."""
+    return roles_list() if user.has_perm("auth.view_group") else Group.objects.none()
+
+
+def role_permission_codes(*, role: Group) -> list[str]:
+    return sorted(permission_code(permission) for permission in role.permissions.all())
+
+
+def roles_by_names(*, names: Iterable[str]) -> tuple[list[Group], list[str]]:
+    """The roles named in *names* (each once) and, in order, the names that match no role."""
+    wanted = list(dict.fromkeys(names))
+    found = {role.name: role for role in Group.objects.filter(name__in=wanted)}
+    return [found[name] for name in wanted if name in found], [name for name in wanted if name not in found]
+
+
+def permissions_list() -> list[Permission]:
+    """Every permission (all are assignable), sorted by ``app_label.codename``.
+
+    Sorted in Python: a database collation may order the dotted code differently.
+    """
+    return sorted(Permission.objects.select_related("content_type"), key=permission_code)
+
+
+def permissions_by_codes(*, codes: Iterable[str]) -> tuple[list[Permission], list[str]]:
+    """The permissions named by *codes* (``app_label.codename``) and, in order, the codes that match none."""
+    wanted = list(dict.fromkeys(codes))
+    lookup = Q(pk__in=[])
+    for code in wanted:
+        app_label, _, codename = code.partition(".")
+        if app_label and codename:
+            lookup |= Q(content_type__app_label=app_label, codename=codename)
+    found = {permission_code(p): p for p in Permission.objects.select_related("content_type").filter(lookup)}
+    return [found[code] for code in wanted if code in found], [code for code in wanted if code not in found]

@@ -1,5 +1,6 @@
 """Routes under /api/v1/ for authentication, the current user and administration."""
 
+from accounts.api.admin_views import AdminUserViewSet, PermissionListView, RoleViewSet
 from accounts.api.views import (
     LoginView,
     LogoutView,
@@ -10,9 +11,13 @@ from accounts.api.views import (
     RefreshView,
     RegisterView,
 )
-from config.routers import api_path
+from config.routers import ApiRouter, api_path
 
 app_name = "accounts"
+
+admin_router = ApiRouter()
+admin_router.register("admin/users", AdminUserViewSet, basename="admin-users")
+admin_router.register("admin/roles", RoleViewSet, basename="admin-roles")
 
 urlpatterns = [
     api_path("auth/register", RegisterView.as_view(), name="register"),
@@ -23,4 +28,9 @@ urlpatterns = [
     api_path("auth/password-reset/confirm", PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     api_path("users/me", MeView.as_view(), name="me"),
     api_path("users/me/password", MePasswordView.as_view(), name="me-password"),
+]
+
+urlpatterns += [
+    api_path("admin/permissions", PermissionListView.as_view(), name="admin-permissions"),
+    *admin_router.urls,
 ]

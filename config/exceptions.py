@@ -70,7 +70,7 @@ def _convert(exc: Exception) -> Exception:
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+        return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, DjangoValidationError):
@@ -98,12 +98,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         request = context.get("request")
         user = getattr(request, "user", None)
         audit.warning(
-            "authorization failure",
+            "authorization denied",
             extra={
-                "event": "permission_denied",
+                "event": "authorization_denied",
                 "user_id": user.pk if user is not None and user.is_authenticated else None,
                 "method": getattr(request, "method", None),
                 "path": getattr(request, "path", None),
+                "reason": str(exc.detail),
             },
         )
 

@@ -10,12 +10,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts.models import User
-from accounts.services.tokens import tokens_revoke_all
 
 audit = logging.getLogger("dashboard.audit")
 
@@ -30,11 +28,10 @@ def password_validate(*, password: str, user: User, field: str = "password") -> 
         raise ValidationError({field: exc.messages}) from None
 
 
-def _password_set(*, user: User, new_password: str, reason: str) -> None:
-    with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
-        tokens_revoke_all(user=user, reason=reason)
+def _password_set(*, user: User, new_password: str) -> None:
+    # Saving a new password bumps the token version: every earlier token of the user stops working.
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
 
 
 def password_change(*, user: User, current_password: str, new_password: str) -> None:
@@ -43,7 +40,7 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
         audit.warning("password change refused", extra={"event": "password_change_failed", "user_id": user.pk})
         raise ValidationError({"current_password": ["The current password is not correct."]})
     password_validate(password=new_password, user=user, field="new_password")
-    _password_set(user=user, new_password=new_password, reason="password_change")
+    _password_set(user=user, new_password=new_password)
     audit.info("password changed", extra={"event": "password_changed", "user_id": user.pk})
 
 
@@ -90,5 +87,5 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
         audit.warning("password reset refused", extra={"event": "password_reset_failed"})
         raise ValidationError({"token": [RESET_LINK_INVALID]})
     password_validate(password=new_password, user=user, field="new_password")
-    _password_set(user=user, new_password=new_password, reason="password_reset")
+    _password_set(user=user, new_password=new_password)
     audit.info("password reset", extra={"event": "password_reset", "user_id": user.pk})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -67,17 +66,6 @@ def refresh_tokens_revoke(*, user: User) -> int:
         [BlacklistedToken(token=outstanding) for outstanding in pending], ignore_conflicts=True
     )
     return len(created)
-
-
-def tokens_revoke_all(*, user: User, reason: str) -> None:
-    """Kill every token of *user* at once: bump the token version (access tokens) and blacklist refresh tokens."""
-    with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
-        user.refresh_from_db(fields=["token_version"])
-        count = refresh_tokens_revoke(user=user)
-    audit.info(
-        "tokens revoked", extra={"event": "tokens_revoked", "user_id": user.pk, "reason": reason, "count": count}
-    )
 
 
 def token_refresh(*, raw_refresh: str) -> dict[str, str]:

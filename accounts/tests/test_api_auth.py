@@ -399,3 +399,19 @@ def test_me_patch_changes_only_the_name(user, user_client):
     assert not user.is_staff
     assert not user.groups.exists()
     assert not user.user_permissions.exists()
+
+
+def test_a_password_saved_anywhere_revokes_tokens(user):
+    """The admin's forms, ``changepassword`` and the shell all end in set_password + save."""
+    pair = token_pair_issue(user=user)
+    user.set_password("brand-New-password-77")
+    user.save()
+    assert_token_not_valid(bearer(pair["access"]).get(f"{API}/users/me"))
+    assert_token_not_valid(refresh(pair["refresh"]))
+
+
+def test_saving_other_fields_keeps_tokens(user):
+    pair = token_pair_issue(user=user)
+    user.full_name = "Still Me"
+    user.save()
+    assert me_status(pair["access"]) == HTTPStatus.OK

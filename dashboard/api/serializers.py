@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dashboard.models import KPI, Aggregation, Metric, Upload
@@ -45,6 +47,7 @@ class TimeZoneField(serializers.CharField):
         return str(value)
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class LocalDateTimeField(serializers.Field):
     """An ISO 8601 datetime or date (a date alone means midnight); naive values stay naive until placed in ``tz``."""
 

@@ -1,0 +1,149 @@
+"""Administration endpoints: users, roles and the assignable permissions (RBAC-gated, no privilege escalation)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import rbac
+from accounts.api.admin_serializers import (
+    AdminUserFilterSerializer,
+    AdminUserInputSerializer,
+    AdminUserOutputSerializer,
+    PermissionOutputSerializer,
+    RoleInputSerializer,
+    RoleOutputSerializer,
+)
+from accounts.permissions import VisibleObjectModelPermissions, require_permissions
+from accounts.selectors import permissions_list, roles_list, roles_visible_to, users_list, users_visible_to
+from accounts.services.roles import role_create, role_delete, role_update
+from accounts.services.users import user_create, user_delete, user_update
+
+# No PUT: every change is a PATCH.
+ALLOWED_METHODS = ["get", "post", "patch", "delete", "head", "options"]
+
+
+def _sent_fields(request: Request) -> list[str]:
+    data = request.data
+    return list(data.keys()) if hasattr(data, "keys") else []
+
+
+def _is_detail_route(view) -> bool:
+    return (view.lookup_url_kwarg or view.lookup_field) in view.kwargs
+
+
+class AdminUserPermissions(VisibleObjectModelPermissions):
+    """Visibility first (the queryset is ``users_visible_to``), then model permissions and the no-escalation rules:
+    account flags only from superusers; changes only to users the caller may change.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.method == "POST":
+            rbac.check_account_flags(actor=request.user, fields=_sent_fields(request))
+        return True
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if not super().has_object_permission(request, view, obj):
+            return False
+        if request.method not in SAFE_METHODS:
+            rbac.check_user_change(actor=request.user, target=obj)
+            rbac.check_account_flags(actor=request.user, fields=_sent_fields(request))
+        return True
+
+
+class RolePermissions(VisibleObjectModelPermissions):
+    """Visibility first (the queryset is ``roles_visible_to``); reads need ``auth.view_group``; writes: superusers."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS or _is_detail_route(view):
+            return super().has_permission(request, view)
+        if not (request.user and request.user.is_authenticated):
+            return False
+        rbac.check_roles_write(actor=request.user)
+        return True
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request.method in SAFE_METHODS:
+            return super().has_object_permission(request, view, obj)
+        rbac.check_roles_write(actor=request.user)
+        return True
+
+
+class AdminUserViewSet(viewsets.ModelViewSet):
+    permission_classes = [AdminUserPermissions]
+    serializer_class = AdminUserOutputSerializer
+    http_method_names = ALLOWED_METHODS
+
+    def get_queryset(self):
+        return users_visible_to(user=self.request.user)
+
+    @extend_schema(parameters=[AdminUserFilterSerializer])
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        # An empty parameter (?role=) means "no filter"; a plain dict, since DRF reads a missing boolean in a
+        # QueryDict as false.
+        params = {key: value for key, value in request.query_params.items() if value != ""}
+        filters = AdminUserFilterSerializer(data=params)
+        filters.is_valid(raise_exception=True)
+        page = self.paginate_queryset(users_list(**filters.validated_data))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=AdminUserInputSerializer, responses={status.HTTP_201_CREATED: AdminUserOutputSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = AdminUserInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_create(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AdminUserInputSerializer, responses=AdminUserOutputSerializer)
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        user = self.get_object()
+        serializer = AdminUserInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = user_update(actor=request.user, user=user, **serializer.validated_data)
+        return Response(self.get_serializer(user).data)
+
+    def perform_destroy(self, instance) -> None:
+        user_delete(actor=self.request.user, user=instance)
+
+
+class RoleViewSet(viewsets.ModelViewSet):
+    permission_classes = [RolePermissions]
+    serializer_class = RoleOutputSerializer
+    http_method_names = ALLOWED_METHODS
+
+    def get_queryset(self):
+        return roles_visible_to(user=self.request.user)
+
+    @extend_schema(request=RoleInputSerializer, responses={status.HTTP_201_CREATED: RoleOutputSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = RoleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        role = role_create(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(roles_list().get(pk=role.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RoleInputSerializer, responses=RoleOutputSerializer)
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        role = self.get_object()
+        serializer = RoleInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        role = role_update(actor=request.user, role=role, **serializer.validated_data)
+        return Response(self.get_serializer(roles_list().get(pk=role.pk)).data)
+
+    def perform_destroy(self, instance) -> None:
+        role_delete(actor=self.request.user, role=instance)
+
+
+class PermissionListView(APIView):
+    """The assignable permissions: every permission, as a plain (unpaginated) array."""
+
+    permission_classes = [require_permissions("auth.view_permission")]
+
+    @extend_schema(responses=PermissionOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(PermissionOutputSerializer(permissions_list(), many=True).data)
