@@ -66,7 +66,10 @@ class Metric(models.Model):
     name = models.CharField(max_length=255)
     value = models.FloatField()
     timestamp = models.DateTimeField(default=timezone.now)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="metrics")
+    # No index of its own: metric_owner_name_ts_idx starts with owner_id and serves every owner lookup.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="metrics", db_index=False
+    )
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, null=True, blank=True, related_name="metrics")
 
     class Meta:
