@@ -295,3 +295,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands a task whose worker died (never acknowledged) to another worker this many seconds after it was first
+# delivered. Keep it above the longest import: a task still running when it expires is delivered a second time (the
+# import service then finds the upload locked or finished and does nothing).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}

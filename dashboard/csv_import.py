@@ -191,4 +191,6 @@ def iter_rows(
     except UnicodeDecodeError as exc:
         raise FileUnreadable(f"The file is not UTF-8 text (undecodable bytes near row {row + 1}).") from exc
     finally:
-        text.detach()
+        # Closed already when the caller dropped this reader half-way and then closed the file (an aborted import).
+        if not binary.closed:
+            text.detach()

@@ -108,7 +108,8 @@ def _finish(upload: Upload, **fields) -> Upload:
 
 def upload_process(*, upload_id: int, progress: Progress | None = None) -> Upload:
     """Import the stored file of an Upload, all or nothing, and finalise the record. Safe to run again after a crash
-    (the interrupted transaction left nothing behind)."""
+    (the interrupted transaction left nothing behind), and twice at once (a task redelivered while its first worker
+    still runs): the second run waits for the Upload's row lock, then finds it finished and does nothing."""
     claimed = Upload.objects.filter(pk=upload_id, status__in=(Upload.Status.PENDING, Upload.Status.PROCESSING)).update(
         status=Upload.Status.PROCESSING, started_at=timezone.now()
     )
@@ -118,25 +119,38 @@ def upload_process(*, upload_id: int, progress: Progress | None = None) -> Uploa
     errors = RowErrors()
     try:
         with transaction.atomic():
-            total, imported = _import_rows(upload, errors, progress)
-            if errors.count:
-                raise _RowsRejected(total)
-    except _RowsRejected as rejected:
-        return _finish(
-            upload,
-            status=Upload.Status.FAILED,
-            rows_total=rejected.rows_total,
-            rows_imported=0,
-            errors=errors.items,
-            error_count=errors.count,
-        )
-    except FileUnreadable as exc:
-        return _finish(
-            upload,
-            status=Upload.Status.FAILED,
-            errors=[{"row": None, "column": None, "message": str(exc)}],
-            error_count=1,
-        )
+            # Locked until the rows and the final status commit together.
+            if not Upload.objects.select_for_update().filter(pk=upload_id, status=Upload.Status.PROCESSING).exists():
+                return Upload.objects.get(pk=upload_id)
+            try:
+                with transaction.atomic():
+                    total, imported = _import_rows(upload, errors, progress)
+                    if errors.count:
+                        raise _RowsRejected(total)
+            except _RowsRejected as rejected:
+                return _finish(
+                    upload,
+                    status=Upload.Status.FAILED,
+                    rows_total=rejected.rows_total,
+                    rows_imported=0,
+                    errors=errors.items,
+                    error_count=errors.count,
+                )
+            except FileUnreadable as exc:
+                return _finish(
+                    upload,
+                    status=Upload.Status.FAILED,
+                    errors=[{"row": None, "column": None, "message": str(exc)}],
+                    error_count=1,
+                )
+            return _finish(
+                upload,
+                status=Upload.Status.SUCCEEDED,
+                rows_total=total,
+                rows_imported=imported,
+                errors=[],
+                error_count=0,
+            )
     except Exception:
         logger.exception("import of upload %s failed", upload.pk)
         _finish(
@@ -146,9 +160,6 @@ def upload_process(*, upload_id: int, progress: Progress | None = None) -> Uploa
             error_count=1,
         )
         raise
-    return _finish(
-        upload, status=Upload.Status.SUCCEEDED, rows_total=total, rows_imported=imported, errors=[], error_count=0
-    )
 
 
 def _import_rows(upload: Upload, errors: RowErrors, progress: Progress | None) -> tuple[int, int]:

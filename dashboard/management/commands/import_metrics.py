@@ -1,0 +1,128 @@
+"""``manage.py import_metrics FILE --owner EMAIL``: import a metrics CSV now, through the one import service."""
+
+from __future__ import annotations
+
+import os
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from rest_framework.exceptions import APIException
+
+from accounts.models import User
+from dashboard.exceptions import DuplicateUpload, UploadTooLarge
+from dashboard.models import Upload
+from dashboard.services.uploads import upload_create, upload_process
+
+SHOWN_ERRORS = 20
+
+
+class ProgressBar:
+    """A text bar redrawn in place on one line of *stream*; pass it as the import service's ``progress`` callback."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: OutputWrapper):
+        self.stream = stream
+        self.drawn = False
+
+    def __call__(self, rows_done: int, bytes_done: int, bytes_total: int) -> None:
+        fraction = min(bytes_done / bytes_total, 1.0) if bytes_total else 1.0
+        filled = round(self.WIDTH * fraction)
+        line = (
+            f"\r[{'#' * filled}{'-' * (self.WIDTH - filled)}] {fraction:4.0%}  "
+            f"{bytes_done / 1e6:,.1f}/{bytes_total / 1e6:,.1f} MB  {rows_done:,} rows"
+        )
+        # The plain style: stderr's default style would paint the bar as an error.
+        self.stream.write(line, style_func=str, ending="")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("", style_func=str)
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a metrics CSV (columns name, value, timestamp) for a user, inline and all or nothing: "
+        "the same checks, Upload record and history as an upload through the API."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Path of the CSV file.")
+        parser.add_argument("--owner", required=True, help="Email of the user who will own the metrics.")
+        parser.add_argument("--tz", help="Time zone of timestamps without an offset (default: the TIME_ZONE setting).")
+        parser.add_argument(
+            "--allow-duplicate",
+            action="store_true",
+            help="Import even if the owner already has this same file pending, processing or imported.",
+        )
+        parser.add_argument(
+            "--progress", action="store_true", help="Show the progress bar even when stderr is not a terminal."
+        )
+
+    def handle(self, *args, file: str, owner: str, tz: str | None, allow_duplicate: bool, progress: bool, **options):
+        owner_user = self._owner(owner)
+        zone = self._zone(tz or settings.TIME_ZONE)
+        try:
+            # Opened outside the with so that only a failure to open becomes "Cannot read".
+            handle = open(file, "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
+        with handle:
+            try:
+                upload = upload_create(
+                    file=File(handle, name=os.path.basename(file)),
+                    owner=owner_user,
+                    tz=zone,
+                    allow_duplicate=allow_duplicate,
+                )
+            except DuplicateUpload as exc:
+                raise CommandError(
+                    f"{owner_user.email} already has this file as upload {exc.existing.pk} ({exc.existing.status}); "
+                    "pass --allow-duplicate to import it again."
+                ) from None
+            except UploadTooLarge:
+                raise CommandError(
+                    f"{file} is larger than the upload limit of {settings.UPLOAD_MAX_BYTES:,} bytes (UPLOAD_MAX_BYTES)."
+                ) from None
+            except APIException as exc:
+                raise CommandError(f"{file}: {exc.detail}") from None
+
+        # Always inline: the operator waits for the outcome, so the CLI never hands the file to a queue.
+        bar = ProgressBar(self.stderr) if progress or self.stderr.isatty() else None
+        try:
+            upload = upload_process(upload_id=upload.pk, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+        if upload.status != Upload.Status.SUCCEEDED:
+            self._report_errors(upload)
+            raise CommandError(f"Upload {upload.pk} failed with {upload.error_count:,} error(s); nothing was imported.")
+        self.stdout.write(
+            self.style.SUCCESS(f"Imported {upload.rows_imported:,} rows from {upload.filename} (upload {upload.pk}).")
+        )
+
+    def _owner(self, email: str) -> User:
+        try:
+            return User.objects.get_by_natural_key(email.strip())
+        except User.DoesNotExist:
+            raise CommandError(f"No user with the email {email!r}.") from None
+
+    def _zone(self, name: str) -> ZoneInfo:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CommandError(f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin or UTC.") from None
+
+    def _report_errors(self, upload: Upload) -> None:
+        for error in upload.errors[:SHOWN_ERRORS]:
+            where = [f"row {error['row']}"] if error.get("row") is not None else []
+            if error.get("column"):
+                where.append(f"column {error['column']}")
+            self.stderr.write(f"{', '.join(where)}: {error['message']}" if where else error["message"])
+        if upload.error_count > SHOWN_ERRORS:
+            self.stderr.write(f"... and {upload.error_count - SHOWN_ERRORS:,} more ({upload.error_count:,} in all).")
