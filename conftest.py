@@ -147,3 +147,11 @@ def user_with_role(db):
         return user
 
     return make
+
+
+@pytest.fixture
+def page(chromium_browser):
+    """A fresh headless Chromium page that records CSP violations, console errors and failed requests."""
+    from config.tests.browser import checked_pages
+
+    yield from checked_pages(chromium_browser)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import path
 
 from dashboard.models import KPI, Metric, Upload
 from dashboard.selectors import metrics_visible_to, uploads_visible_to
+from dashboard.staff.views import KPIDetailView, KPIOverviewView, MetricExplorerView, MetricImportView
 
 
 class VisibleOwnerFilter(admin.SimpleListFilter):
@@ -59,6 +61,18 @@ class MetricAdmin(admin.ModelAdmin):
             obj.owner = request.user
         super().save_model(request, obj, form, change)
 
+    def get_urls(self):
+        site = self.admin_site
+        return [
+            path(
+                "explorer/",
+                site.admin_view(MetricExplorerView.as_view(admin_site=site)),
+                name="dashboard_metric_explorer",
+            ),
+            path("import/", site.admin_view(MetricImportView.as_view(admin_site=site)), name="dashboard_metric_import"),
+            *super().get_urls(),
+        ]
+
     def _owns(self, request, obj) -> bool:
         return obj is None or request.user.is_superuser or obj.owner_id == request.user.pk
 
@@ -76,6 +90,16 @@ class KPIAdmin(admin.ModelAdmin):
     search_fields = ("name", "metric_name", "description")
     readonly_fields = ("slug", "created_by", "created_at")
     ordering = ("name", "id")
+
+    def get_urls(self):
+        site = self.admin_site
+        return [
+            path("overview/", site.admin_view(KPIOverviewView.as_view(admin_site=site)), name="dashboard_kpi_overview"),
+            path(
+                "<int:pk>/chart/", site.admin_view(KPIDetailView.as_view(admin_site=site)), name="dashboard_kpi_chart"
+            ),
+            *super().get_urls(),
+        ]
 
     def save_model(self, request, obj, form, change):
         from dashboard.services import kpi_create, kpi_update

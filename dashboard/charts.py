@@ -1,0 +1,501 @@
+"""Server-rendered SVG charts for the staff pages: bucketed points in, accessible SVG markup out (no JavaScript).
+
+Every function here is pure: the numbers come from the selectors, this module only draws and formats them.
+A chart is a line through one ``<circle class="point">`` per period, an optional dashed target line with its
+warning band, a ``<title>`` and a ``<desc>`` for screen readers, and a ``<title>`` on every point as a tooltip.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from dashboard.timeseries import period_shift
+
+PREFIX_UNITS = frozenset({"$", "€", "£", "¥"})
+NBSP = "\u00a0"
+MINUS = "\u2212"
+
+# Fallback colours (presentation attributes); static/css/staff.css restyles them for the admin's light and dark themes.
+INK = "#417690"
+QUIET = "#8a8a8a"
+GRID = "#d9d9d9"
+TARGET = "#6b4fa3"
+TONE_FILL = {
+    "on_track": "#2e7d32",
+    "at_risk": "#c77700",
+    "off_track": "#c62828",
+    "no_target": INK,
+    "no_data": QUIET,
+}
+
+
+@dataclass(frozen=True)
+class ChartSize:
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    y_ticks: int
+    x_labels: int
+    font: int
+    radius: float
+    target_label: bool
+
+
+SMALL = ChartSize(
+    width=320,
+    height=130,
+    left=40,
+    right=10,
+    top=10,
+    bottom=22,
+    y_ticks=3,
+    x_labels=2,
+    font=10,
+    radius=3,
+    target_label=False,
+)
+LARGE = ChartSize(
+    width=960,
+    height=360,
+    left=64,
+    right=20,
+    top=16,
+    bottom=36,
+    y_ticks=5,
+    x_labels=8,
+    font=13,
+    radius=4.5,
+    target_label=True,
+)
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """One period: ``[start, end)`` in the chart's time zone, its labels, its value and an optional tone (a status)."""
+
+    start: datetime
+    end: datetime
+    label: str
+    short_label: str
+    value: float
+    tone: str = ""
+    partial: bool = False  # the period is not over yet: its value so far
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What a template needs: the SVG, and the same numbers as ``(period, value)`` text rows for a table."""
+
+    chart_id: str
+    title: str
+    description: str
+    svg: SafeString
+    rows: list[tuple[str, str]] = field(default_factory=list)
+
+
+# --- Formatting -----------------------------------------------------------------------------------------------
+
+
+def format_number(value: float | None, unit: str = "") -> str:
+    """``12345.0, "€"`` → ``€12,345``; ``0.25, "%"`` → ``0.25%``; ``3.5, "ms"`` → ``3.5 ms`` (non-breaking space).
+
+    Whole numbers and anything from 1,000 up show no decimals, 100 to 999 one, smaller numbers up to two (three
+    significant digits below 1). ``None`` is an em dash.
+    """
+    if value is None or not math.isfinite(value):
+        return "—"
+    magnitude = abs(value)
+    if magnitude >= 1000 or value == int(value):
+        text = f"{magnitude:,.0f}"
+    elif magnitude >= 100:
+        text = f"{magnitude:,.1f}"
+    elif magnitude >= 1:
+        text = f"{magnitude:,.2f}"
+    else:
+        text = f"{magnitude:.3g}"
+    if "." in text and "e" not in text:
+        text = text.rstrip("0").rstrip(".")
+    sign = MINUS if value < 0 and text != "0" else ""
+    if unit in PREFIX_UNITS:
+        return f"{sign}{unit}{text}"
+    if not unit:
+        return f"{sign}{text}"
+    if unit == "%":
+        return f"{sign}{text}%"
+    return f"{sign}{text}{NBSP}{unit}"
+
+
+def format_compact(value: float) -> str:
+    """Axis labels: ``15_000`` → ``15k``, ``2_500_000`` → ``2.5M``; below 10,000 as :func:`format_number`."""
+    magnitude = abs(value)
+    for threshold, divisor, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if magnitude >= threshold:
+            text = f"{magnitude / divisor:.1f}".rstrip("0").rstrip(".") + suffix
+            return f"{MINUS}{text}" if value < 0 else text
+    return format_number(value)
+
+
+def format_change(pct: float | None) -> str:
+    """A signed percentage with one decimal: ``+12.3%``, ``-4%`` (a real minus sign); ``None`` is an em dash."""
+    if pct is None or not math.isfinite(pct):
+        return "—"
+    text = f"{abs(pct):,.1f}".rstrip("0").rstrip(".")
+    if text == "0":
+        return "0%"
+    return f"{'+' if pct > 0 else MINUS}{text}%"
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def period_label(start: datetime, bucket: str, *, short: bool = False) -> str:
+    """A human name for the bucket starting at *start* (already in the chart's time zone)."""
+    day = f"{MONTHS[start.month - 1]} {start.day}"
+    if bucket == "hour":
+        return f"{day} {start:%H:%M}" if short else f"{day}, {start.year} {start:%H:%M}"
+    if bucket == "day":
+        return day if short else f"{day}, {start.year}"
+    if bucket == "week":
+        return day if short else f"Week of {day}, {start.year}"
+    if bucket == "month":
+        return f"{(MONTHS if short else MONTH_NAMES)[start.month - 1]} {start.year}"
+    if bucket == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    if bucket == "year":
+        return str(start.year)
+    raise ValueError(f"unknown bucket {bucket!r}")
+
+
+def bucket_end(start: datetime, bucket: str) -> datetime:
+    """The start of the next bucket (wall-clock arithmetic, like the buckets themselves)."""
+    if bucket == "hour":
+        # In absolute time: wall-clock arithmetic would land in a skipped or repeated hour around DST changes.
+        return (start.astimezone(UTC) + timedelta(hours=1)).astimezone(start.tzinfo)
+    return period_shift(start, bucket, 1)
+
+
+def chart_points(
+    points: Sequence, bucket: str, tones: Sequence[str] | None = None, now: datetime | None = None
+) -> list[ChartPoint]:
+    """Selector points (anything with ``t`` and ``value``) → :class:`ChartPoint`, labelled for *bucket*.
+
+    *tones* (one per point) colour the marks; a period still running at *now* is marked partial.
+    """
+    marks = []
+    for index, point in enumerate(points):
+        end = bucket_end(point.t, bucket)
+        marks.append(
+            ChartPoint(
+                start=point.t,
+                end=end,
+                label=period_label(point.t, bucket),
+                short_label=period_label(point.t, bucket, short=True),
+                value=point.value,
+                tone=tones[index] if tones else "",
+                partial=now is not None and end > now,
+            )
+        )
+    return marks
+
+
+# --- Scales ----------------------------------------------------------------------------------------------------
+
+
+def nice_ticks(low: float, high: float, count: int) -> list[float]:
+    """About *count* round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) covering ``[low, high]``."""
+    if high < low:
+        low, high = high, low
+    if high == low:
+        pad = max(abs(high) * 0.1, 1.0)
+        low, high = low - pad, high + pad
+    raw_step = (high - low) / max(count, 1)
+    magnitude = 10 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
+    first = math.floor(low / step) * step
+    last = math.ceil(high / step) * step
+    steps = round((last - first) / step)
+    return [float(f"{first + i * step:.12g}") for i in range(steps + 1)]
+
+
+def _timestamp(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _x_scale(points: Sequence[ChartPoint], domain: tuple[datetime, datetime] | None, size: ChartSize):
+    # The domain always covers the points: a range may start or end inside a bucket.
+    start = min(_timestamp(domain[0]) if domain else math.inf, _timestamp(points[0].start))
+    end = max(_timestamp(domain[1]) if domain else -math.inf, _timestamp(points[-1].end))
+    span = max(end - start, 1.0)
+    plot = size.width - size.left - size.right
+
+    def x(point: ChartPoint) -> float:
+        middle = (_timestamp(point.start) + _timestamp(point.end)) / 2
+        return size.left + (middle - start) / span * plot
+
+    return x
+
+
+def _y_scale(ticks: Sequence[float], size: ChartSize):
+    low, high = ticks[0], ticks[-1]
+    plot = size.height - size.top - size.bottom
+
+    def y(value: float) -> float:
+        return size.top + (high - value) / (high - low) * plot
+
+    return y
+
+
+def _n(value: float) -> str:
+    """SVG coordinates with two decimals at most."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _x_labels(points: Sequence[ChartPoint], x, size: ChartSize) -> list[tuple[float, str]]:
+    """``(x, text)`` of up to ``size.x_labels`` period labels, evenly spaced back from the latest, never overlapping.
+
+    With room for two, the first and the last period. Widths are estimated from the font size.
+    """
+    count, wanted = len(points), size.x_labels
+    if count <= wanted:
+        candidates = list(range(count - 1, -1, -1))
+    elif wanted <= 2:
+        candidates = [count - 1, 0][:wanted]
+    else:
+        candidates = list(range(count - 1, -1, -math.ceil(count / wanted)))
+    placed: list[tuple[float, float, str]] = []  # (left edge, centre, text), right to left
+    for index in candidates:
+        text = points[index].short_label
+        width = len(text) * size.font * 0.6
+        low, high = size.left + width / 2, size.width - size.right - width / 2
+        centre = min(max(x(points[index]), low), high)
+        if placed and centre + width / 2 + size.font > placed[-1][0]:
+            continue
+        placed.append((centre - width / 2, centre, text))
+    return [(centre, text) for _, centre, text in reversed(placed)]
+
+
+# --- The chart -------------------------------------------------------------------------------------------------
+
+
+def describe_series(
+    points: Sequence[ChartPoint], *, unit: str = "", target: float | None = None, what: str = "periods"
+) -> str:
+    """One sentence for screen readers: how many periods, from when to when, latest, lowest, highest, target."""
+    if not points:
+        text = f"No data in this range ({what})."
+    else:
+        values = [p.value for p in points]
+        text = (
+            f"{len(points)} {what} from {points[0].label} to {points[-1].label}. "
+            f"Latest {format_number(values[-1], unit)} ({points[-1].label}); "
+            f"lowest {format_number(min(values), unit)}, highest {format_number(max(values), unit)}."
+        )
+    if target is not None:
+        text += f" Target {format_number(target, unit)}."
+    return text
+
+
+def series_chart(
+    *,
+    chart_id: str,
+    title: str,
+    points: Sequence[ChartPoint],
+    domain: tuple[datetime, datetime] | None = None,
+    unit: str = "",
+    target: float | None = None,
+    band: tuple[float, float] | None = None,
+    size: ChartSize = SMALL,
+    description: str | None = None,
+    what: str = "periods",
+) -> Chart:
+    """Draw *points* over *domain* (default: the points' own span) as an accessible SVG line chart.
+
+    *target* is drawn as a dashed line, *band* (e.g. the KPI's at-risk margin) as a light stripe; both are kept inside
+    the vertical scale. Consecutive periods are joined; a missing period breaks the line.
+    """
+    points = list(points)
+    description = description or describe_series(points, unit=unit, target=target, what=what)
+    title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
+    parts = [
+        format_html(
+            '<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart chart-{}" viewBox="0 0 {} {}" '
+            'role="img" aria-labelledby="{} {}" data-points="{}" preserveAspectRatio="xMidYMid meet">',
+            chart_id,
+            "large" if size is LARGE else "small",
+            size.width,
+            size.height,
+            title_id,
+            desc_id,
+            len(points),
+        ),
+        format_html('<title id="{}">{}</title><desc id="{}">{}</desc>', title_id, title, desc_id, description),
+    ]
+    if not points:
+        parts.append(
+            format_html(
+                '<text class="chart-empty" x="{}" y="{}" text-anchor="middle" font-size="{}" fill="{}">No data</text>',
+                _n(size.width / 2),
+                _n(size.height / 2),
+                size.font + 2,
+                QUIET,
+            )
+        )
+        parts.append(mark_safe("</svg>"))
+        return Chart(chart_id=chart_id, title=title, description=description, svg=_join(parts))
+
+    extremes = [p.value for p in points]
+    if target is not None:
+        extremes.append(target)
+    if band is not None:
+        extremes.extend(band)
+    ticks = nice_ticks(min(extremes), max(extremes), size.y_ticks)
+    x, y = _x_scale(points, domain, size), _y_scale(ticks, size)
+    right = size.width - size.right
+
+    parts.append(mark_safe('<g class="grid" aria-hidden="true">'))
+    for tick in ticks:
+        parts.append(
+            format_html(
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1"/>'
+                '<text class="tick-label" x="{}" y="{}" text-anchor="end" dominant-baseline="middle" '
+                'font-size="{}" fill="{}">{}</text>',
+                size.left,
+                _n(y(tick)),
+                right,
+                _n(y(tick)),
+                GRID,
+                size.left - 6,
+                _n(y(tick)),
+                size.font,
+                QUIET,
+                format_compact(tick),
+            )
+        )
+    for label_x, text in _x_labels(points, x, size):
+        parts.append(
+            format_html(
+                '<text class="tick-label" x="{}" y="{}" text-anchor="middle" font-size="{}" fill="{}">{}</text>',
+                _n(label_x),
+                size.height - size.bottom + size.font + 6,
+                size.font,
+                QUIET,
+                text,
+            )
+        )
+    parts.append(mark_safe("</g>"))
+
+    if band is not None:
+        low, high = sorted(band)
+        parts.append(
+            format_html(
+                '<rect class="target-band" x="{}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="0.08"/>',
+                size.left,
+                _n(y(high)),
+                right - size.left,
+                _n(y(low) - y(high)),
+                TONE_FILL["at_risk"],
+            )
+        )
+    if target is not None:
+        target_text = f"Target {format_number(target, unit)}"
+        parts.append(
+            format_html(
+                '<line class="target" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1.5" '
+                'stroke-dasharray="6 4"><title>{}</title></line>',
+                size.left,
+                _n(y(target)),
+                right,
+                _n(y(target)),
+                TARGET,
+                target_text,
+            )
+        )
+        if size.target_label:
+            parts.append(
+                format_html(
+                    '<text class="target-label" x="{}" y="{}" font-size="{}" fill="{}">{}</text>',
+                    size.left + 6,
+                    _n(y(target) - 5),
+                    size.font,
+                    TARGET,
+                    target_text,
+                )
+            )
+
+    parts.append(
+        format_html(
+            '<path class="series-line" d="{}" fill="none" stroke="{}" stroke-width="2" stroke-linejoin="round" '
+            'stroke-linecap="round"/>',
+            _line_path(points, x, y),
+            INK,
+        )
+    )
+    radius = _radius(len(points), size)
+    parts.append(mark_safe('<g class="points">'))
+    for point in points:
+        colour = TONE_FILL.get(point.tone, INK)
+        classes = "point" + (f" tone-{point.tone}" if point.tone else "") + (" partial" if point.partial else "")
+        parts.append(
+            format_html(
+                '<circle class="{}" cx="{}" cy="{}" r="{}" fill="{}" stroke="{}" stroke-width="1.5" data-value="{}">'
+                "<title>{}{}: {}</title></circle>",
+                classes,
+                _n(x(point)),
+                _n(y(point.value)),
+                _n(radius),
+                "#ffffff" if point.partial else colour,
+                colour,
+                repr(point.value),
+                point.label,
+                " (so far)" if point.partial else "",
+                format_number(point.value, unit),
+            )
+        )
+    parts.append(mark_safe("</g></svg>"))
+    rows = [
+        (point.label + (" (so far)" if point.partial else ""), format_number(point.value, unit)) for point in points
+    ]
+    return Chart(chart_id=chart_id, title=title, description=description, svg=_join(parts), rows=rows)
+
+
+def _radius(count: int, size: ChartSize) -> float:
+    plot = size.width - size.left - size.right
+    return max(1.5, min(size.radius, plot / max(count, 1) / 3))
+
+
+def _line_path(points: Sequence[ChartPoint], x, y) -> str:
+    commands = []
+    previous: ChartPoint | None = None
+    for point in points:
+        joined = previous is not None and previous.end == point.start
+        commands.append(f"{'L' if joined else 'M'}{_n(x(point))} {_n(y(point.value))}")
+        previous = point
+    return " ".join(commands)
+
+
+def _join(parts: Sequence[str]) -> SafeString:
+    # Every part is already escaped (format_html) or a constant.
+    return mark_safe("".join(parts))  # noqa: S308

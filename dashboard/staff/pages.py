@@ -1,0 +1,319 @@
+"""What the staff pages show, assembled from the dashboard selectors and drawn by :mod:`dashboard.charts`.
+
+No numbers are computed here: values, statuses and changes come from the selectors the API uses; this module only
+pairs them with labels and charts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from accounts.models import User
+from dashboard.charts import (
+    LARGE,
+    SMALL,
+    Chart,
+    ChartPoint,
+    ChartSize,
+    chart_points,
+    format_change,
+    format_number,
+    period_label,
+    series_chart,
+)
+from dashboard.models import KPI, Upload
+from dashboard.selectors import (
+    KPIStatus,
+    MetricFilters,
+    kpi_default_range,
+    kpi_series,
+    kpi_status,
+    kpi_summary,
+    metric_names,
+    metric_series,
+    uploads_visible_to,
+)
+from dashboard.timeseries import bucket_start, period_shift
+
+MAX_CHART_POINTS = 1500
+STATUS_LABELS = {
+    "on_track": "On track",
+    "at_risk": "At risk",
+    "off_track": "Off track",
+    "no_data": "No data",
+    "no_target": "No target",
+}
+PREVIOUS_PERIOD = {
+    "day": "yesterday",
+    "week": "last week",
+    "month": "last month",
+    "quarter": "last quarter",
+    "year": "last year",
+}
+PERIOD_NOUNS = {
+    "hour": "hours",
+    "day": "days",
+    "week": "weeks",
+    "month": "months",
+    "quarter": "quarters",
+    "year": "years",
+}
+
+
+def _raw(value: float | None) -> str:
+    """The exact float for ``data-value`` attributes (what the API's JSON carries), empty for none."""
+    return "" if value is None else repr(value)
+
+
+def _change_tone(kpi: KPI, change_pct: float | None) -> str:
+    if change_pct is None or change_pct == 0:
+        return "flat"
+    better = change_pct > 0 if kpi.direction == KPI.Direction.UP else change_pct < 0
+    return "good" if better else "bad"
+
+
+def _sign(value: float | None) -> str:
+    if not value:
+        return ""
+    return "up" if value > 0 else "down"
+
+
+def _warning_band(kpi: KPI) -> tuple[float, float] | None:
+    """The at-risk stripe next to the target line: the margin of the contract's status rule, on the losing side."""
+    if kpi.target is None:
+        return None
+    margin = abs(kpi.target) * kpi.warning_threshold_pct / 100
+    if kpi.direction == KPI.Direction.UP:
+        return kpi.target - margin, kpi.target
+    return kpi.target, kpi.target + margin
+
+
+def _kpi_chart(
+    *, kpi: KPI, points, domain: tuple[datetime, datetime], now: datetime, size: ChartSize, chart_id: str
+) -> Chart:
+    tones = [kpi_status(kpi=kpi, current=point.value, previous=None)[2] for point in points]
+    return series_chart(
+        chart_id=chart_id,
+        title=f"{kpi.name} per {kpi.period}",
+        points=chart_points(points, kpi.period, tones, now=now),
+        domain=domain,
+        unit=kpi.unit,
+        target=kpi.target,
+        band=_warning_band(kpi),
+        size=size,
+        what=PERIOD_NOUNS[kpi.period],
+    )
+
+
+@dataclass(frozen=True)
+class KPICard:
+    kpi: KPI
+    status: str
+    status_label: str
+    current_raw: str
+    current_text: str
+    current_label: str
+    previous_text: str
+    previous_label: str
+    previous_name: str
+    target_raw: str
+    target_text: str
+    progress_text: str
+    change_raw: str
+    change_text: str
+    change_tone: str
+    change_sign: str
+    chart: Chart | None
+
+
+def _card(row: KPIStatus, chart: Chart | None) -> KPICard:
+    kpi = row.kpi
+    return KPICard(
+        kpi=kpi,
+        status=row.status,
+        status_label=STATUS_LABELS[row.status],
+        current_raw=_raw(row.current),
+        current_text=format_number(row.current, kpi.unit),
+        current_label=period_label(row.current_start, kpi.period),
+        previous_text=format_number(row.previous, kpi.unit),
+        previous_label=period_label(row.previous_start, kpi.period),
+        previous_name=PREVIOUS_PERIOD[kpi.period],
+        target_raw=_raw(kpi.target),
+        target_text=format_number(kpi.target, kpi.unit),
+        progress_text="—" if row.progress_pct is None else f"{row.progress_pct:,.0f}%",
+        change_raw=_raw(row.change_pct),
+        change_text=format_change(row.change_pct),
+        change_tone=_change_tone(kpi, row.change_pct),
+        change_sign=_sign(row.change_pct),
+        chart=chart,
+    )
+
+
+def kpi_cards(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> list[KPICard]:
+    """One card per KPI: the summary the API gives *user*, and a chart of the last 12 periods with the target."""
+    now = now or timezone.now()
+    cards = []
+    for row in kpi_summary(user=user, tz=tz, now=now):
+        start, end = kpi_default_range(kpi=row.kpi, tz=tz, now=now)
+        points = kpi_series(user=user, kpi=row.kpi, tz=tz, start=start, end=end)
+        chart = _kpi_chart(
+            kpi=row.kpi, points=points, domain=(start, end), now=now, size=SMALL, chart_id=f"kpi-{row.kpi.pk}-chart"
+        )
+        cards.append(_card(row, chart))
+    return cards
+
+
+def status_counts(cards: list[KPICard]) -> list[tuple[str, str, int]]:
+    """``(status, label, how many cards)`` for every status, in the order of :data:`STATUS_LABELS`."""
+    return [(status, label, sum(card.status == status for card in cards)) for status, label in STATUS_LABELS.items()]
+
+
+@dataclass(frozen=True)
+class PeriodRow:
+    label: str
+    value_raw: str
+    value_text: str
+    status: str
+    status_label: str
+    change_text: str
+    change_tone: str
+
+
+@dataclass(frozen=True)
+class KPIDetail:
+    card: KPICard
+    chart: Chart | None
+    rows: list[PeriodRow]
+    start: datetime
+    end: datetime
+    too_many: int
+    presets: list[tuple[str, str, str]]
+    range_text: str
+
+
+def _date_param(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def kpi_detail(
+    *, user: User, kpi: KPI, tz: ZoneInfo, start: datetime | None, end: datetime | None, now: datetime | None = None
+) -> KPIDetail:
+    """The KPI's card (current period) and its series over ``[start, end)`` (default: the last 12 periods)."""
+    now = now or timezone.now()
+    default_start, default_end = kpi_default_range(kpi=kpi, tz=tz, now=now)
+    if start is None and end is None:
+        start, end = default_start, default_end
+    points = kpi_series(user=user, kpi=kpi, tz=tz, start=start, end=end)
+    start = start or (points[0].t if points else default_start)
+    end = end or (period_shift(points[-1].t, kpi.period, 1) if points else default_end)
+    row = next(row for row in kpi_summary(user=user, tz=tz, now=now) if row.kpi.pk == kpi.pk)
+    too_many = len(points) if len(points) > MAX_CHART_POINTS else 0
+    chart = None
+    if not too_many:
+        chart = _kpi_chart(kpi=kpi, points=points, domain=(start, end), now=now, size=LARGE, chart_id="kpi-chart")
+    rows = []
+    previous = None
+    for point in points:
+        adjacent = previous is not None and period_shift(previous.t, kpi.period, 1) == point.t
+        change, _, status = kpi_status(kpi=kpi, current=point.value, previous=previous.value if adjacent else None)
+        rows.append(
+            PeriodRow(
+                label=period_label(point.t, kpi.period),
+                value_raw=_raw(point.value),
+                value_text=format_number(point.value, kpi.unit),
+                status=status,
+                status_label=STATUS_LABELS[status],
+                change_text=format_change(change),
+                change_tone=_change_tone(kpi, change),
+            )
+        )
+        previous = point
+    presets = [
+        (
+            f"Last {count} {PERIOD_NOUNS[kpi.period]}",
+            _date_param(period_shift(default_end, kpi.period, -count)),
+            _date_param(default_end),
+        )
+        for count in (6, 12, 24, 36)
+    ]
+    first_period = bucket_start(start, kpi.period, tz)
+    last_period = bucket_start(end - timedelta(microseconds=1), kpi.period, tz)
+    range_text = period_label(first_period, kpi.period)
+    if last_period > first_period:
+        range_text += f" to {period_label(last_period, kpi.period)}"
+    return KPIDetail(
+        range_text=range_text,
+        card=_card(row, None),
+        chart=chart,
+        rows=rows,
+        start=start,
+        end=end,
+        too_many=too_many,
+        presets=presets,
+    )
+
+
+def visible_metric_names(*, user: User) -> list[str]:
+    return [row["name"] for row in metric_names(user=user, filters=MetricFilters())]
+
+
+@dataclass(frozen=True)
+class SeriesRow:
+    label: str
+    value_raw: str
+    value_text: str
+    count: int
+
+
+@dataclass(frozen=True)
+class MetricExplorer:
+    chart: Chart | None
+    rows: list[SeriesRow]
+    too_many: int
+
+
+def metric_explorer(
+    *,
+    user: User,
+    name: str,
+    bucket: str,
+    agg: str,
+    tz: ZoneInfo,
+    start: datetime | None,
+    end: datetime | None,
+) -> MetricExplorer:
+    """The API's ``metrics/series`` for *user*, as a chart and table rows."""
+    points = metric_series(user=user, name=name, bucket=bucket, agg=agg, tz=tz, start=start, end=end)
+    rows = [
+        SeriesRow(
+            label=period_label(point.t, bucket),
+            value_raw=_raw(point.value),
+            value_text=format_number(point.value),
+            count=point.count,
+        )
+        for point in points
+    ]
+    if len(points) > MAX_CHART_POINTS:
+        return MetricExplorer(chart=None, rows=rows, too_many=len(points))
+    marks: list[ChartPoint] = chart_points(points, bucket, now=timezone.now())
+    domain = (start or marks[0].start, end or marks[-1].end) if marks else None
+    chart = series_chart(
+        chart_id="metric-chart",
+        title=f"{name}: {agg} per {bucket}",
+        points=marks,
+        domain=domain,
+        size=LARGE,
+        what=PERIOD_NOUNS[bucket],
+    )
+    return MetricExplorer(chart=chart, rows=rows, too_many=0)
+
+
+def import_result(*, user: User, upload_id: str | None) -> Upload | None:
+    """The caller's own upload *upload_id*, to show the outcome of an import they just made; else None."""
+    if not upload_id or not str(upload_id).isdigit():
+        return None
+    return uploads_visible_to(user).filter(pk=int(upload_id), created_by=user).first()

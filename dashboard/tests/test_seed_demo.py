@@ -1,0 +1,132 @@
+"""``manage.py seed_demo``: users per role, a dozen KPIs showing every status, a year of metrics; idempotent, fast."""
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from accounts.models import User
+from dashboard.models import KPI, Metric
+from dashboard.selectors import kpi_summary
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 5, 20, 14, 30, tzinfo=UTC)
+EMAILS = ["viewer@demo.local", "analyst@demo.local", "manager@demo.local", "useradmin@demo.local"]
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """Pin ``timezone.now()``; returns a setter to move the clock."""
+    clock = {"now": NOW}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+
+    def move(to: datetime) -> None:
+        clock["now"] = to
+
+    return move
+
+
+def seed(*args) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_creates_staff_users_for_every_role_and_prints_passwords_once_with_debug(settings, frozen):
+    settings.DEBUG = True
+    output = seed()
+    passwords = dict(re.findall(r"(\S+@demo\.local)\s+password: (\S+)", output))
+    assert sorted(passwords) == sorted(EMAILS)
+    for email, password in passwords.items():
+        user = User.objects.get(email=email)
+        assert user.is_staff
+        assert not user.is_superuser
+        assert authenticate(username=email, password=password) == user
+    roles = {user.email: [g.name for g in user.groups.all()] for user in User.objects.prefetch_related("groups")}
+    assert roles == {
+        "viewer@demo.local": ["viewer"],
+        "analyst@demo.local": ["analyst"],
+        "manager@demo.local": ["manager"],
+        "useradmin@demo.local": ["user_admin"],
+    }
+    again = seed()
+    assert "password:" not in again
+    assert "--reset-passwords" in again
+
+
+def test_passwords_are_never_printed_without_debug(settings, frozen):
+    settings.DEBUG = False
+    output = seed()
+    assert "password:" not in output
+    assert "changepassword" in output
+    assert User.objects.filter(email__in=EMAILS, is_staff=True).count() == 4
+    with pytest.raises(CommandError, match="DEBUG"):
+        seed("--reset-passwords")
+
+
+def test_reset_passwords_gives_new_working_ones(settings, frozen):
+    settings.DEBUG = True
+    seed()
+    output = seed("--reset-passwords")
+    passwords = dict(re.findall(r"(\S+@demo\.local)\s+password: (\S+)", output))
+    assert sorted(passwords) == sorted(EMAILS)
+    assert authenticate(username="manager@demo.local", password=passwords["manager@demo.local"])
+
+
+def test_a_dozen_kpis_with_every_status_and_a_year_of_metrics_up_to_now(frozen):
+    started = time.monotonic()
+    seed()
+    assert time.monotonic() - started < 20
+    assert KPI.objects.count() == 12
+    assert len({kpi.period for kpi in KPI.objects.all()}) >= 4
+    assert {kpi.aggregation for kpi in KPI.objects.all()} == {"sum", "avg", "min", "max", "count", "last"}
+    assert {kpi.direction for kpi in KPI.objects.all()} == {"up", "down"}
+    manager = User.objects.get(email="manager@demo.local")
+    statuses = [row.status for row in kpi_summary(user=manager, tz=ZoneInfo("UTC"), now=NOW)]
+    assert {"on_track", "at_risk", "off_track", "no_data", "no_target"} <= set(statuses)
+
+    span = Metric.objects.aggregate(first=Min("timestamp"), last=Max("timestamp"), count=Count("id"))
+    assert span["last"] <= NOW
+    assert span["last"].date() == NOW.date()
+    assert span["first"].date() == (NOW - timedelta(days=365)).date()
+    assert 5_000 < span["count"] < 50_000
+    owners = set(Metric.objects.values_list("owner__email", flat=True).distinct())
+    assert owners == {"analyst@demo.local", "manager@demo.local"}
+    # Every daily metric has today's value, however early in the day.
+    today = set(Metric.objects.filter(timestamp__date=NOW.date()).values_list("name", flat=True))
+    assert {"revenue", "signups", "active_users", "api_latency_ms", "error_rate", "stock_level"} <= today
+
+
+def test_running_again_duplicates_nothing_and_adds_the_missing_days(frozen):
+    seed()
+    counts = dict(Metric.objects.values_list("name").annotate(n=Count("id")))
+    kpis = list(KPI.objects.values_list("name", "target").order_by("name"))
+    assert "0 metrics added" in seed()
+    assert dict(Metric.objects.values_list("name").annotate(n=Count("id"))) == counts
+    assert list(KPI.objects.values_list("name", "target").order_by("name")) == kpis
+
+    later = NOW + timedelta(days=3)
+    frozen(later)
+    seed()
+    added = Metric.objects.filter(timestamp__gt=NOW)
+    assert added.exists()
+    assert added.aggregate(last=Max("timestamp"))["last"] <= later
+    assert Metric.objects.filter(name="revenue", timestamp__date=later.date()).exists()
+    duplicates = Metric.objects.values("owner", "name", "timestamp").annotate(n=Count("id")).filter(n__gt=1)
+    assert not duplicates.exists()
+    assert list(KPI.objects.values_list("name", "target").order_by("name")) == kpis
+
+
+def test_early_in_the_day_today_still_has_a_value(frozen):
+    frozen(datetime(2026, 5, 20, 0, 0, 30, tzinfo=UTC))
+    seed()
+    assert Metric.objects.filter(name="active_users", timestamp__date=datetime(2026, 5, 20).date()).count() == 1
+    assert Metric.objects.aggregate(last=Max("timestamp"))["last"] <= datetime(2026, 5, 20, 0, 0, 30, tzinfo=UTC)
