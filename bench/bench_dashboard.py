@@ -111,6 +111,8 @@ def raw_summary(conn, user_id: int) -> None:
         names = [NAMES[i] for i in range(20) if PERIODS[i % 5] == period]
         start, end = period_bounds(now, period)
         conn.execute(SUMMARY_SQL, [period, user_id, names, start, end]).fetchall()
+        if not any(PERIODS[i % 5] == period and AGGREGATIONS[i % 6] == "last" for i in range(20)):
+            continue  # like the API: the "last" query only for periods that have such a KPI
         conn.execute(
             'SELECT DISTINCT ON (name, t) name, t, value FROM (SELECT name, value, "timestamp", id,'
             " date_trunc(%s, \"timestamp\" AT TIME ZONE 'UTC') AS t FROM dashboard_metric WHERE owner_id = %s"

@@ -2,183 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import random
-import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-from django.db.models import Max
-from django.utils import timezone
 
-from accounts.models import User
-from accounts.services.users import user_create
-from dashboard.models import KPI, Metric
-from dashboard.selectors import kpi_status, kpi_summary
-from dashboard.services import kpi_create, metrics_create
-from dashboard.timeseries import bucket_start
-
-DEMO_DOMAIN = "demo.local"
-DAYS = 365
-# role -> (email, full name); the roles are the ones seeded by the migrations.
-DEMO_USERS = {
-    "viewer": ("viewer@demo.local", "Demo Viewer"),
-    "analyst": ("analyst@demo.local", "Demo Analyst"),
-    "manager": ("manager@demo.local", "Demo Manager"),
-    "user_admin": ("useradmin@demo.local", "Demo User Admin"),
-}
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """How one demo metric behaves: who owns it, when it is sampled and what a sample is worth."""
-
-    name: str
-    owner_role: str
-    hours: tuple[int, ...]
-    sample: Callable[[random.Random, float, date], float]
-    # Samples of a given day: None = every hour in ``hours``; else a function of the day's RNG (e.g. a ticket count).
-    per_day: Callable[[random.Random, date], int] | None = None
-    weekly_on: int | None = None  # weekday (0 = Monday) for a metric recorded once a week
-    stops_before_quarter: bool = False  # no data in the current quarter (so its KPI has "no data")
-
-
-def _weekday_factor(day: date, weekend: float) -> float:
-    return weekend if day.weekday() >= 5 else 1.0
-
-
-def _revenue(rng: random.Random, growth: float, day: date) -> float:
-    return round(max(50.0, 950 * (1 + 0.35 * growth) * _weekday_factor(day, 0.6) * rng.gauss(1, 0.18)), 2)
-
-
-def _signups(rng: random.Random, growth: float, day: date) -> float:
-    return float(max(0, round(14 * (1 + 0.5 * growth) * _weekday_factor(day, 0.7) * rng.gauss(1, 0.25))))
-
-
-def _active_users(rng: random.Random, growth: float, day: date) -> float:
-    return float(round(1200 * (1 + 0.6 * growth) * _weekday_factor(day, 0.85) * rng.gauss(1, 0.03)))
-
-
-def _latency(rng: random.Random, growth: float, day: date) -> float:
-    spike = rng.random() < 0.04
-    return round(max(40.0, rng.gauss(185 - 30 * growth, 22) * (2.4 if spike else 1)), 1)
-
-
-def _error_rate(rng: random.Random, growth: float, day: date) -> float:
-    return round(max(0.05, rng.gauss(0.9 - 0.35 * growth, 0.15)), 3)
-
-
-def _stock(rng: random.Random, growth: float, day: date) -> float:
-    cycle = math.sin(2 * math.pi * day.toordinal() / 37)
-    return float(max(0, round(520 + 140 * cycle + rng.gauss(0, 35))))
-
-
-def _nps(rng: random.Random, growth: float, day: date) -> float:
-    return float(round(rng.gauss(38 + 8 * growth, 4)))
-
-
-def _churn(rng: random.Random, growth: float, day: date) -> float:
-    return round(max(0.2, rng.gauss(2.4 - 0.6 * growth, 0.12)), 2)
-
-
-def _ticket(rng: random.Random, growth: float, day: date) -> float:
-    return round(rng.uniform(0.2, 30.0), 1)  # hours to resolve
-
-
-def _tickets_per_day(rng: random.Random, day: date) -> int:
-    return max(0, round(rng.gauss(9 if day.weekday() < 5 else 3, 2.5)))
-
-
-METRICS = [
-    MetricSpec("revenue", "manager", (9, 12, 15, 18), _revenue),
-    MetricSpec("signups", "analyst", (8, 13, 20), _signups),
-    MetricSpec("active_users", "analyst", (23,), _active_users),
-    MetricSpec("api_latency_ms", "analyst", (1, 5, 9, 13, 17, 21), _latency),
-    MetricSpec("error_rate", "analyst", (6, 18), _error_rate),
-    MetricSpec("stock_level", "manager", (7, 19), _stock),
-    MetricSpec("nps", "manager", (10,), _nps, weekly_on=0, stops_before_quarter=True),
-    MetricSpec("churn_rate", "manager", (22,), _churn),
-    MetricSpec("support_tickets", "analyst", tuple(range(8, 20)), _ticket, per_day=_tickets_per_day),
-]
-
-
-@dataclass(frozen=True)
-class KPISpec:
-    name: str
-    metric_name: str
-    aggregation: str
-    period: str
-    direction: str
-    unit: str
-    description: str
-    # The status the target is chosen to give today (seen by the manager, who sees every metric), or a fixed target.
-    aim: str | None = None
-    target: float | None = None
-
-
-KPIS = [
-    KPISpec("Monthly revenue", "revenue", "sum", "month", "up", "€", "Sales booked this month.", aim="on_track"),
-    KPISpec("Weekly revenue", "revenue", "sum", "week", "up", "€", "Sales booked this week.", aim="at_risk"),
-    KPISpec("Quarterly revenue", "revenue", "sum", "quarter", "up", "€", "Sales booked this quarter.", aim="off_track"),
-    KPISpec("Weekly signups", "signups", "sum", "week", "up", "users", "New accounts per week.", aim="on_track"),
-    KPISpec("Active users", "active_users", "last", "month", "up", "users", "Daily active users, latest count."),
-    KPISpec("API latency", "api_latency_ms", "avg", "week", "down", "ms", "Mean response time.", aim="at_risk"),
-    KPISpec("Worst API latency", "api_latency_ms", "max", "day", "down", "ms", "Slowest response.", aim="off_track"),
-    KPISpec("Error rate", "error_rate", "avg", "month", "down", "%", "Share of failed requests.", aim="on_track"),
-    KPISpec("Support tickets", "support_tickets", "count", "week", "down", "tickets", "Opened.", aim="off_track"),
-    KPISpec("Lowest stock level", "stock_level", "min", "week", "up", "units", "Warehouse low point.", aim="at_risk"),
-    KPISpec("Net promoter score", "nps", "avg", "quarter", "up", "pts", "Quarterly survey.", target=45),
-    KPISpec("Churn rate", "churn_rate", "last", "month", "down", "%", "Monthly churn, latest estimate."),
-]
-
-# target = current * factor gives each aim with the default 10% margin: on track, 5% short, 25% short.
-AIM_FACTORS = {
-    "up": {"on_track": 0.9, "at_risk": 1 / 0.95, "off_track": 1 / 0.75},
-    "down": {"on_track": 1.1, "at_risk": 1 / 1.05, "off_track": 1 / 1.3},
-}
-
-
-def demo_samples(spec: MetricSpec, *, first_day: date, today: date, now: datetime, tz: ZoneInfo) -> list[dict]:
-    """Samples of *spec* for the days ``first_day`` … ``today`` (none later than *now*), the same on every run."""
-    samples = []
-    quarter_start = bucket_start(now, "quarter", tz).date()
-    year_start = today - timedelta(days=DAYS)
-    day = first_day
-    while day <= today:
-        if spec.stops_before_quarter and day >= quarter_start:
-            break
-        if spec.weekly_on is None or day.weekday() == spec.weekly_on:
-            rng = random.Random(f"{spec.name}:{day.isoformat()}")  # noqa: S311 - demo data, reproducible on purpose
-            growth = (day - year_start).days / DAYS
-            count = spec.per_day(rng, day) if spec.per_day else len(spec.hours)
-            for index in range(count):
-                hour = spec.hours[index % len(spec.hours)]
-                moment = datetime.combine(day, time(hour, rng.randrange(60)), tzinfo=tz)
-                if moment > now:
-                    if day != today or (samples and samples[-1]["timestamp"].date() == today):
-                        continue
-                    # Today always has one sample, however early it is.
-                    moment = max(datetime.combine(day, time(), tzinfo=tz), now - timedelta(minutes=1))
-                samples.append({"name": spec.name, "value": spec.sample(rng, growth, day), "timestamp": moment})
-        day += timedelta(days=1)
-    return samples
-
-
-def aimed_target(*, kpi: KPI, current: float, aim: str) -> float:
-    """A round target that gives *current* the status *aim* (checked with the contract's own rule)."""
-    exact = current * AIM_FACTORS[kpi.direction][aim]
-    for digits in (2, 3, 4):
-        rounded = float(f"{exact:.{digits}g}")
-        kpi.target = rounded
-        if kpi_status(kpi=kpi, current=current, previous=None)[2] == aim:
-            return rounded
-    return exact
+from dashboard.services.demo import KPIS, DemoSeedResult, demo_seed
 
 
 class Command(BaseCommand):
@@ -197,87 +24,18 @@ class Command(BaseCommand):
     def handle(self, *args, reset_passwords: bool, **options):
         if reset_passwords and not settings.DEBUG:
             raise CommandError("--reset-passwords prints passwords, so it runs only with DEBUG on.")
-        tz = ZoneInfo(settings.TIME_ZONE)
-        now = timezone.now()
-        with transaction.atomic():
-            users, passwords = self._users(reset_passwords)
-            added = self._metrics(users, tz=tz, now=now)
-            created_kpis = self._kpis(users, tz=tz, now=now)
-        self._report(users, passwords, added, created_kpis)
+        result = demo_seed(reset_passwords=reset_passwords)
+        for role_name in result.missing_roles:
+            self.stderr.write(f"Role {role_name!r} does not exist (run migrate); no demo {role_name}.")
+        self._report(result)
 
-    def _users(self, reset_passwords: bool) -> tuple[dict[str, User], dict[str, str]]:
-        users: dict[str, User] = {}
-        passwords: dict[str, str] = {}
-        roles = {role.name: role for role in Group.objects.filter(name__in=DEMO_USERS)}
-        for role_name, (email, full_name) in DEMO_USERS.items():
-            role = roles.get(role_name)
-            if role is None:
-                self.stderr.write(f"Role {role_name!r} does not exist (run migrate); no demo {role_name}.")
-                continue
-            user = User.objects.filter(email__iexact=email).first()
-            password = secrets.token_urlsafe(12)
-            if user is None:
-                user = user_create(email=email, password=password, full_name=full_name, is_staff=True, roles=[role])
-                passwords[email] = password
-            elif reset_passwords:
-                user.set_password(password)
-                user.save()
-                passwords[email] = password
-            users[role_name] = user
-        return users, passwords
-
-    def _metrics(self, users: dict[str, User], *, tz: ZoneInfo, now: datetime) -> int:
-        today = now.astimezone(tz).date()
-        owners = {spec.owner_role for spec in METRICS if spec.owner_role in users}
-        last_seen = {
-            (row["owner_id"], row["name"]): row["last"]
-            for row in Metric.objects.filter(
-                owner__in=[users[role] for role in owners], name__in=[m.name for m in METRICS]
-            )
-            .values("owner_id", "name")
-            .annotate(last=Max("timestamp"))
-        }
-        added = 0
-        for spec in METRICS:
-            owner = users.get(spec.owner_role)
-            if owner is None:
-                continue
-            last = last_seen.get((owner.pk, spec.name))
-            first_day = last.astimezone(tz).date() + timedelta(days=1) if last else today - timedelta(days=DAYS)
-            samples = demo_samples(spec, first_day=first_day, today=today, now=now, tz=tz)
-            added += len(metrics_create(owner=owner, items=samples))
-        return added
-
-    def _kpis(self, users: dict[str, User], *, tz: ZoneInfo, now: datetime) -> list[str]:
-        manager = users.get("manager")
-        existing = set(KPI.objects.filter(name__in=[spec.name for spec in KPIS]).values_list("name", flat=True))
-        created = []
-        for spec in KPIS:
-            if spec.name in existing:
-                continue
-            kpi_create(
-                created_by=manager,
-                name=spec.name,
-                description=spec.description,
-                metric_name=spec.metric_name,
-                aggregation=spec.aggregation,
-                period=spec.period,
-                direction=spec.direction,
-                unit=spec.unit,
-                target=spec.target,
-            )
-            created.append(spec.name)
-        aims = {spec.name: spec.aim for spec in KPIS if spec.aim and spec.name in created}
-        if aims and manager is not None:
-            # Targets follow today's numbers as the manager (who sees every metric) sees them, so every status shows.
-            for row in kpi_summary(user=manager, tz=tz, now=now):
-                aim = aims.get(row.kpi.name)
-                if aim and row.current is not None:
-                    row.kpi.target = aimed_target(kpi=row.kpi, current=row.current, aim=aim)
-                    row.kpi.save(update_fields=["target"])
-        return created
-
-    def _report(self, users: dict[str, User], passwords: dict[str, str], added: int, created_kpis: list[str]) -> None:
+    def _report(self, result: DemoSeedResult) -> None:
+        users, passwords, added, created_kpis = (
+            result.users,
+            result.passwords,
+            result.metrics_added,
+            result.kpis_created,
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(users)} users, {len(KPIS)} KPIs ({len(created_kpis)} new), "
