@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -72,6 +73,34 @@ def _isolated_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+class AuditLog:
+    """The records of the ``dashboard.audit`` logger captured during a test."""
+
+    def __init__(self, caplog):
+        self._caplog = caplog
+
+    @property
+    def text(self) -> str:
+        return self._caplog.text
+
+    def events(self, event: str) -> list[logging.LogRecord]:
+        return [record for record in self._caplog.records if getattr(record, "event", None) == event]
+
+    def clear(self) -> None:
+        self._caplog.clear()
+
+
+@pytest.fixture
+def audit_log(caplog) -> AuditLog:
+    caplog.set_level(logging.INFO, logger="dashboard.audit")
+    return AuditLog(caplog)
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(is_superuser=True, is_staff=True)
 
 
 @pytest.fixture

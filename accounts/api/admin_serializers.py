@@ -5,36 +5,12 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, Permission
 from rest_framework import serializers
 
-from accounts.models import User
 from accounts.selectors import (
     permission_code,
     permissions_by_codes,
     role_permission_codes,
     roles_by_names,
-    user_role_names,
 )
-
-
-class AdminUserOutputSerializer(serializers.ModelSerializer):
-    roles = serializers.SerializerMethodField()
-
-    class Meta:
-        model = User
-        fields = [
-            "id",
-            "email",
-            "full_name",
-            "is_active",
-            "is_staff",
-            "is_superuser",
-            "date_joined",
-            "last_login",
-            "roles",
-        ]
-        read_only_fields = fields
-
-    def get_roles(self, user: User) -> list[str]:
-        return user_role_names(user=user)
 
 
 class AdminUserInputSerializer(serializers.Serializer):

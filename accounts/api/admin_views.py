@@ -13,11 +13,11 @@ from accounts import rbac
 from accounts.api.admin_serializers import (
     AdminUserFilterSerializer,
     AdminUserInputSerializer,
-    AdminUserOutputSerializer,
     PermissionOutputSerializer,
     RoleInputSerializer,
     RoleOutputSerializer,
 )
+from accounts.api.serializers import UserOutputSerializer
 from accounts.permissions import VisibleObjectModelPermissions, require_permissions
 from accounts.selectors import permissions_list, roles_list, roles_visible_to, users_list, users_visible_to
 from accounts.services.roles import role_create, role_delete, role_update
@@ -77,7 +77,7 @@ class RolePermissions(VisibleObjectModelPermissions):
 
 class AdminUserViewSet(viewsets.ModelViewSet):
     permission_classes = [AdminUserPermissions]
-    serializer_class = AdminUserOutputSerializer
+    serializer_class = UserOutputSerializer
     http_method_names = ALLOWED_METHODS
 
     def get_queryset(self):
@@ -93,14 +93,14 @@ class AdminUserViewSet(viewsets.ModelViewSet):
         page = self.paginate_queryset(users_list(**filters.validated_data))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=AdminUserInputSerializer, responses={status.HTTP_201_CREATED: AdminUserOutputSerializer})
+    @extend_schema(request=AdminUserInputSerializer, responses={status.HTTP_201_CREATED: UserOutputSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = AdminUserInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = user_create(actor=request.user, **serializer.validated_data)
         return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=AdminUserInputSerializer, responses=AdminUserOutputSerializer)
+    @extend_schema(request=AdminUserInputSerializer, responses=UserOutputSerializer)
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
         user = self.get_object()
         serializer = AdminUserInputSerializer(data=request.data, partial=True)

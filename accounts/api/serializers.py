@@ -8,9 +8,10 @@ from accounts.models import User
 from accounts.selectors import user_permission_names, user_role_names
 
 
-class MeOutputSerializer(serializers.ModelSerializer):
+class UserOutputSerializer(serializers.ModelSerializer):
+    """A user as the admin API shows it: never a password hash."""
+
     roles = serializers.SerializerMethodField()
-    permissions = serializers.SerializerMethodField()
 
     class Meta:
         model = User
@@ -24,12 +25,21 @@ class MeOutputSerializer(serializers.ModelSerializer):
             "date_joined",
             "last_login",
             "roles",
-            "permissions",
         ]
         read_only_fields = fields
 
     def get_roles(self, user: User) -> list[str]:
         return user_role_names(user=user)
+
+
+class MeOutputSerializer(UserOutputSerializer):
+    """The current user, with the effective permissions the app uses to hide what the user may not do."""
+
+    permissions = serializers.SerializerMethodField()
+
+    class Meta(UserOutputSerializer.Meta):
+        fields = [*UserOutputSerializer.Meta.fields, "permissions"]
+        read_only_fields = fields
 
     def get_permissions(self, user: User) -> list[str]:
         return user_permission_names(user=user)

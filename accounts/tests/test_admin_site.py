@@ -1,6 +1,5 @@
 """The Django admin for users and roles: lists, actions, validated passwords and the no-escalation rules."""
 
-import logging
 from http import HTTPStatus
 
 import pytest
@@ -17,21 +16,6 @@ USERS = "/admin/accounts/user/"
 ROLES = "/admin/accounts/role/"
 ME = "/api/v1/users/me"
 NEW_PASSWORD = "an-entirely-new-passphrase-7"
-
-
-def audit_events(caplog, event: str) -> list[logging.LogRecord]:
-    return [record for record in caplog.records if getattr(record, "event", None) == event]
-
-
-@pytest.fixture
-def audit_log(caplog):
-    caplog.set_level(logging.INFO, logger="dashboard.audit")
-    return caplog
-
-
-@pytest.fixture
-def superuser():
-    return UserFactory(is_superuser=True, is_staff=True)
 
 
 @pytest.fixture
@@ -187,7 +171,7 @@ def test_deactivate_action_revokes_the_users_tokens(admin_client_for, client_for
         assert api_client.get(ME).json()["code"] == "token_not_valid"
     bystander.refresh_from_db()
     assert bystander.is_active
-    revoked = {record.user_id for record in audit_events(audit_log, "tokens_revoked")}
+    revoked = {record.user_id for record in audit_log.events("tokens_revoked")}
     assert revoked == {target.pk for target in targets}
 
 
@@ -256,7 +240,7 @@ def test_non_superuser_changes_an_ordinary_user(admin_client_for, staff_user_adm
     assert [group.name for group in ordinary.groups.all()] == ["analyst"]
     # Read-only fields posted anyway are ignored.
     assert (ordinary.is_staff, ordinary.is_superuser) == (False, False)
-    [event] = audit_events(audit_log, "user_roles_changed")
+    [event] = audit_log.events("user_roles_changed")
     assert (event.user_id, event.target_id, event.added, event.removed) == (
         staff_user_admin.pk,
         ordinary.pk,
@@ -325,7 +309,7 @@ def test_bulk_delete_goes_through_the_service(admin_client_for, superuser, audit
     )
     assert response.status_code == HTTPStatus.FOUND
     assert not User.objects.filter(pk__in=[user.pk for user in targets]).exists()
-    assert {event.target_id for event in audit_events(audit_log, "user_deleted")} == {user.pk for user in targets}
+    assert {event.target_id for event in audit_log.events("user_deleted")} == {user.pk for user in targets}
 
 
 def test_non_superuser_deletes_an_ordinary_user(admin_client_for, ordinary, audit_log):
@@ -336,7 +320,7 @@ def test_non_superuser_deletes_an_ordinary_user(admin_client_for, ordinary, audi
     response = admin_client_for(caller).post(f"{USERS}{ordinary.pk}/delete/", {"post": "yes"})
     assert response.status_code == HTTPStatus.FOUND
     assert not User.objects.filter(pk=ordinary.pk).exists()
-    [event] = audit_events(audit_log, "user_deleted")
+    [event] = audit_log.events("user_deleted")
     assert (event.user_id, event.target_id) == (caller.pk, ordinary.pk)
 
 
@@ -387,7 +371,7 @@ def test_superuser_adds_changes_and_deletes_a_role(admin_client_for, superuser, 
     assert response.status_code == HTTPStatus.FOUND
     role = Role.objects.get(name="auditor")
     assert list(role.permissions.all()) == [view_user]
-    [created] = audit_events(audit_log, "role_created")
+    [created] = audit_log.events("role_created")
     assert (created.user_id, created.role_id, created.permissions) == (superuser.pk, role.pk, ["accounts.view_user"])
 
     response = client.post(f"{ROLES}{role.pk}/change/", {"name": "inspector", "permissions": [view_group.pk]})
@@ -395,7 +379,7 @@ def test_superuser_adds_changes_and_deletes_a_role(admin_client_for, superuser, 
     role.refresh_from_db()
     assert role.name == "inspector"
     assert list(role.permissions.all()) == [view_group]
-    [updated] = audit_events(audit_log, "role_updated")
+    [updated] = audit_log.events("role_updated")
     assert (updated.renamed_from, updated.added, updated.removed) == (
         "auditor",
         ["auth.view_group"],
@@ -404,7 +388,7 @@ def test_superuser_adds_changes_and_deletes_a_role(admin_client_for, superuser, 
 
     assert client.post(f"{ROLES}{role.pk}/delete/", {"post": "yes"}).status_code == HTTPStatus.FOUND
     assert not Group.objects.filter(pk=role.pk).exists()
-    [deleted] = audit_events(audit_log, "role_deleted")
+    [deleted] = audit_log.events("role_deleted")
     assert (deleted.user_id, deleted.role) == (superuser.pk, "inspector")
 
 

@@ -1,6 +1,5 @@
 """The administration API: users, roles and permissions, RBAC-gated with no privilege escalation."""
 
-import logging
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -51,21 +50,6 @@ def assert_field_errors(response, *fields: str) -> dict:
     body = assert_error(response, HTTPStatus.BAD_REQUEST, "invalid")
     assert set(body["errors"]) == set(fields)
     return body["errors"]
-
-
-def audit_events(caplog, event: str) -> list[logging.LogRecord]:
-    return [record for record in caplog.records if getattr(record, "event", None) == event]
-
-
-@pytest.fixture
-def audit_log(caplog):
-    caplog.set_level(logging.INFO, logger="dashboard.audit")
-    return caplog
-
-
-@pytest.fixture
-def superuser():
-    return UserFactory(is_superuser=True, is_staff=True)
 
 
 @pytest.fixture
@@ -123,7 +107,7 @@ def test_user_without_admin_rights_is_403(client_for, audit_log, method, path):
     viewer = UserWithRolesFactory(roles=["viewer"])
     response = getattr(client_for(viewer), method)(path, {}, format="json")
     assert_error(response, HTTPStatus.FORBIDDEN, "permission_denied")
-    [denial] = audit_events(audit_log, "authorization_denied")
+    [denial] = audit_log.events("authorization_denied")
     assert denial.user_id == viewer.pk
     assert denial.path == path
 
@@ -280,7 +264,7 @@ def test_superuser_creates_a_user_with_every_field(client_for, superuser, audit_
     assert (body["is_active"], body["is_staff"], body["is_superuser"]) == (False, True, True)
     created = User.objects.get(pk=body["id"])
     assert created.check_password(NEW_PASSWORD)
-    [event] = audit_events(audit_log, "user_roles_changed")
+    [event] = audit_log.events("user_roles_changed")
     assert (event.user_id, event.target_id, event.added, event.removed) == (
         superuser.pk,
         created.pk,
@@ -382,7 +366,7 @@ def test_user_admin_changes_an_ordinary_user(client_for, user_admin, ordinary, a
     ordinary.refresh_from_db()
     assert ordinary.email == "Renamed@example.com"
     assert [role.name for role in ordinary.groups.all()] == ["analyst"]
-    [event] = audit_events(audit_log, "user_roles_changed")
+    [event] = audit_log.events("user_roles_changed")
     assert (event.user_id, event.target_id, event.added, event.removed) == (
         user_admin.pk,
         ordinary.pk,
@@ -394,7 +378,7 @@ def test_user_admin_changes_an_ordinary_user(client_for, user_admin, ordinary, a
 def test_patch_with_the_same_roles_records_no_role_change(client_for, user_admin, ordinary, audit_log):
     response = client_for(user_admin).patch(f"{USERS}/{ordinary.pk}", {"roles": ["viewer"]}, format="json")
     assert response.status_code == HTTPStatus.OK
-    assert not audit_events(audit_log, "user_roles_changed")
+    assert not audit_log.events("user_roles_changed")
 
 
 def test_patch_to_a_taken_email_is_a_field_error(client_for, user_admin, ordinary):
@@ -450,7 +434,7 @@ def test_deactivation_makes_the_targets_tokens_fail_at_once(client_for, user_adm
     assert_error(target_client.get(ME), HTTPStatus.UNAUTHORIZED, "token_not_valid")
     refreshed = APIClient().post("/api/v1/auth/refresh", {"refresh": refresh}, format="json")
     assert_error(refreshed, HTTPStatus.UNAUTHORIZED, "token_not_valid")
-    [revocation] = audit_events(audit_log, "tokens_revoked")
+    [revocation] = audit_log.events("tokens_revoked")
     assert (revocation.user_id, revocation.reason) == (ordinary.pk, "deactivated")
 
 
@@ -494,7 +478,7 @@ def test_non_superuser_sending_an_account_flag_on_create_is_403(client_for, user
     response = client_for(user_admin).post(USERS, payload, format="json")
     assert_error(response, HTTPStatus.FORBIDDEN, "permission_denied")
     assert not User.objects.filter(email="flag@example.com").exists()
-    [denial] = audit_events(audit_log, "authorization_denied")
+    [denial] = audit_log.events("authorization_denied")
     assert (denial.user_id, denial.method) == (user_admin.pk, "POST")
 
 
@@ -561,7 +545,7 @@ def test_non_superuser_may_not_change_protected_users(client_for, user_remover, 
     target.refresh_from_db()
     assert target.is_active
     assert target.full_name != "Hijacked"
-    [denial] = audit_events(audit_log, "authorization_denied")
+    [denial] = audit_log.events("authorization_denied")
     assert (denial.user_id, denial.method, denial.path) == (user_remover.pk, method.upper(), f"{USERS}/{target.pk}")
     # Seeing them is fine.
     assert client.get(f"{USERS}/{target.pk}").status_code == HTTPStatus.OK
@@ -594,7 +578,7 @@ def test_superuser_deletes_a_user(client_for, superuser, ordinary, audit_log):
     response = client_for(superuser).delete(f"{USERS}/{ordinary.pk}")
     assert response.status_code == HTTPStatus.NO_CONTENT
     assert not User.objects.filter(pk=ordinary.pk).exists()
-    [event] = audit_events(audit_log, "user_deleted")
+    [event] = audit_log.events("user_deleted")
     assert (event.user_id, event.target_id) == (superuser.pk, ordinary.pk)
 
 
@@ -691,7 +675,7 @@ def test_superuser_creates_a_role(client_for, superuser, audit_log):
     assert body["name"] == "auditor"
     assert body["permissions"] == ["accounts.view_user", "auth.view_group"]
     assert Group.objects.get(name="auditor").permissions.count() == 2
-    [event] = audit_events(audit_log, "role_created")
+    [event] = audit_log.events("role_created")
     assert (event.user_id, event.role, event.permissions) == (
         superuser.pk,
         "auditor",
@@ -711,7 +695,7 @@ def test_superuser_renames_and_repermissions_a_role(client_for, superuser, audit
     response = client_for(superuser).patch(f"{ROLES}/{role.pk}", payload, format="json")
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {"id": role.pk, "name": "new", "permissions": ["auth.view_group"]}
-    [event] = audit_events(audit_log, "role_updated")
+    [event] = audit_log.events("role_updated")
     assert (event.user_id, event.renamed_from, event.added, event.removed) == (
         superuser.pk,
         "old",
@@ -733,7 +717,7 @@ def test_superuser_deletes_a_role_and_its_holders_lose_it(client_for, superuser,
     assert client_for(superuser).delete(f"{ROLES}/{role.pk}").status_code == HTTPStatus.NO_CONTENT
     assert not Group.objects.filter(name="doomed").exists()
     assert [group.name for group in holder.groups.all()] == ["viewer"]
-    [event] = audit_events(audit_log, "role_deleted")
+    [event] = audit_log.events("role_deleted")
     assert (event.user_id, event.role, event.holders) == (superuser.pk, "doomed", 1)
 
 
@@ -762,7 +746,7 @@ def test_role_writes_are_for_superusers_only(client_for, audit_log, request, cal
     assert not Group.objects.filter(name="sneaky").exists()
     assert Group.objects.filter(name="viewer").exists()
     assert set(role.permissions.all()) == permissions_before
-    [denial] = audit_events(audit_log, "authorization_denied")
+    [denial] = audit_log.events("authorization_denied")
     assert denial.user_id == actor.pk
 
 
