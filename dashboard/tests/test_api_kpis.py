@@ -179,3 +179,15 @@ def test_summary_bad_tz(manager, client_for):
     response = client_for(manager).get(SUMMARY, {"tz": "Not/AZone"})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json()["errors"]["tz"]
+
+
+def test_kpi_series_query_count_does_not_grow_with_data(manager, client_for, django_assert_num_queries):
+    kpi = KPIFactory(metric_name="m", period="day", aggregation="last")
+    client = client_for(manager)
+    MetricFactory.create_batch(3, owner=manager, name="m", timestamp=timezone.now())
+    with django_assert_num_queries(5) as few:
+        client.get(f"{URL}/{kpi.pk}/series")
+    for days in range(1, 11):
+        MetricFactory.create_batch(5, owner=manager, name="m", timestamp=timezone.now() - timedelta(days=days))
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert len(client.get(f"{URL}/{kpi.pk}/series").json()["points"]) == 11
