@@ -30,6 +30,7 @@ from dashboard.selectors import (
     KPIStatus,
     MetricFilters,
     kpi_default_range,
+    kpi_recent_series,
     kpi_series,
     kpi_status,
     kpi_summary,
@@ -156,10 +157,12 @@ def _card(row: KPIStatus, chart: Chart | None) -> KPICard:
 def kpi_cards(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> list[KPICard]:
     """One card per KPI: the summary the API gives *user*, and a chart of the last 12 periods with the target."""
     now = now or timezone.now()
+    rows = kpi_summary(user=user, tz=tz, now=now)
+    recent = kpi_recent_series(user=user, kpis=[row.kpi for row in rows], tz=tz, now=now)
     cards = []
-    for row in kpi_summary(user=user, tz=tz, now=now):
+    for row in rows:
         start, end = kpi_default_range(kpi=row.kpi, tz=tz, now=now)
-        points = kpi_series(user=user, kpi=row.kpi, tz=tz, start=start, end=end)
+        points = recent[row.kpi.pk]
         chart = _kpi_chart(
             kpi=row.kpi, points=points, domain=(start, end), now=now, size=SMALL, chart_id=f"kpi-{row.kpi.pk}-chart"
         )

@@ -384,3 +384,26 @@ def test_overview_queries_do_not_grow_with_metrics(client, data, django_assert_m
     MetricFactory.create_batch(50, owner=data["analyst"], name="revenue", timestamp=_in_current_month())
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(OVERVIEW)
+
+
+def test_overview_queries_do_not_grow_with_kpis(client, data, django_assert_max_num_queries):
+    def add_kpis(tag: str) -> None:
+        for period in ("day", "week", "month", "quarter", "year"):
+            for aggregation in ("sum", "last"):
+                name = f"{tag} {period} {aggregation}"
+                KPI.objects.create(
+                    name=name,
+                    slug=name.replace(" ", "-"),
+                    metric_name="revenue",
+                    period=period,
+                    aggregation=aggregation,
+                )
+
+    client.force_login(data["manager"])
+    add_kpis("first")
+    with django_assert_max_num_queries(60) as few:
+        client.get(OVERVIEW)
+    add_kpis("second")
+    add_kpis("third")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get(OVERVIEW).context["cards"]) == 32
