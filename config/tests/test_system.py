@@ -111,3 +111,15 @@ def test_check_deploy_is_clean_with_production_defaults(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_schema_documents_the_error_envelope_and_list_bodies(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert set(schema["components"]["schemas"]["ErrorEnvelope"]["required"]) == {"detail", "code"}
+    detail = schema["paths"]["/api/v1/dashboard/metrics/{id}/"]["patch"]["responses"]
+    assert {"400", "401", "403", "404"} <= set(detail)
+    login = schema["paths"]["/api/v1/auth/login/"]["post"]["responses"]
+    assert {"401", "429"} <= set(login)
+    create = schema["components"]["schemas"]["MetricCreateRequest"]["oneOf"]
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/MetricInputRequest"}} in create

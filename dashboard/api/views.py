@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -115,7 +115,23 @@ class MetricViewSet(viewsets.ModelViewSet):
         page = self.paginate_queryset(metrics)
         return self.get_paginated_response(MetricSerializer(page, many=True).data)
 
-    @extend_schema(request=MetricInputSerializer, responses={201: MetricSerializer})
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="MetricCreate",
+            serializers=[MetricInputSerializer, MetricInputSerializer(many=True)],
+            resource_type_field_name=None,
+            many=False,
+        ),
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="MetricCreated",
+                serializers=[MetricSerializer, MetricSerializer(many=True)],
+                resource_type_field_name=None,
+                many=False,
+            )
+        },
+        description="One metric object, or a list of up to 10,000 (all or nothing; errors keyed by list index).",
+    )
     def create(self, request: Request) -> Response:
         many = isinstance(request.data, list)
         kwargs = {"many": True, "max_length": METRICS_CREATE_MAX, "allow_empty": False} if many else {}
