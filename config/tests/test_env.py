@@ -92,3 +92,14 @@ def test_sqlite_url_gets_a_file_test_database(clean_env):
     config = database_config(environ.Env(), BASE)
     assert config["NAME"] == "/srv/app/var/ci.sqlite3"
     assert config["TEST"]["NAME"] == "/srv/app/var/ci_test.sqlite3"
+
+
+def test_project_cache_is_shared_between_processes():
+    """Throttle counts must be seen by every server process: Redis or a file cache, never per-process memory."""
+    from config import settings as project_settings
+
+    backend = project_settings.CACHES["default"]["BACKEND"]
+    assert backend in {
+        "django.core.cache.backends.redis.RedisCache",
+        "django.core.cache.backends.filebased.FileBasedCache",
+    }
