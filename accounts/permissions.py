@@ -37,6 +37,12 @@ def require_permissions(*perms: str) -> type[BasePermission]:
     return HasPermissions
 
 
+def is_detail_route(view) -> bool:
+    """Whether *view* (a viewset) is serving one object, i.e. its lookup keyword is in the URL."""
+    lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
+    return lookup in view.kwargs
+
+
 class VisibleObjectModelPermissions(ModelPermissions):
     """Model permissions checked *after* the object lookup on detail routes.
 
@@ -46,8 +52,7 @@ class VisibleObjectModelPermissions(ModelPermissions):
     """
 
     def has_permission(self, request, view) -> bool:
-        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
-        if lookup in view.kwargs:
+        if is_detail_route(view):
             return bool(request.user and request.user.is_authenticated)
         return super().has_permission(request, view)
 

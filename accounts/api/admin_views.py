@@ -18,7 +18,7 @@ from accounts.api.admin_serializers import (
     RoleOutputSerializer,
 )
 from accounts.api.serializers import UserOutputSerializer
-from accounts.permissions import VisibleObjectModelPermissions, require_permissions
+from accounts.permissions import VisibleObjectModelPermissions, is_detail_route, require_permissions
 from accounts.selectors import permissions_list, roles_list, roles_visible_to, users_list, users_visible_to
 from accounts.services.roles import role_create, role_delete, role_update
 from accounts.services.users import user_create, user_delete, user_update
@@ -30,10 +30,6 @@ ALLOWED_METHODS = ["get", "post", "patch", "delete", "head", "options"]
 def _sent_fields(request: Request) -> list[str]:
     data = request.data
     return list(data.keys()) if hasattr(data, "keys") else []
-
-
-def _is_detail_route(view) -> bool:
-    return (view.lookup_url_kwarg or view.lookup_field) in view.kwargs
 
 
 class AdminUserPermissions(VisibleObjectModelPermissions):
@@ -61,7 +57,7 @@ class RolePermissions(VisibleObjectModelPermissions):
     """Visibility first (the queryset is ``roles_visible_to``); reads need ``auth.view_group``; writes: superusers."""
 
     def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS or _is_detail_route(view):
+        if request.method in SAFE_METHODS or is_detail_route(view):
             return super().has_permission(request, view)
         if not (request.user and request.user.is_authenticated):
             return False
