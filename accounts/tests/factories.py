@@ -1,7 +1,7 @@
 """factory-boy factories for accounts."""
 
 import factory
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from accounts.models import User
 from accounts.selectors import permissions_by_codes, roles_by_names
@@ -54,3 +54,23 @@ class UserWithRolesFactory(UserFactory):
         roles, unknown = roles_by_names(names=extracted)
         assert not unknown, f"unknown roles: {unknown}"
         self.groups.set(roles)
+
+
+def protected_user(kind: str, caller: User) -> User:
+    """A user only superusers may change, of the given *kind* (or the caller themselves for "self")."""
+    if kind == "self":
+        return caller
+    if kind == "staff":
+        return UserFactory(is_staff=True)
+    if kind == "superuser":
+        return UserFactory(is_superuser=True)
+    if kind == "privileged role":
+        return UserWithRolesFactory(roles=["user_admin"])
+    if kind == "privileged-by-permission role":
+        RoleFactory(name="quiet", permissions=["accounts.view_user"])
+        return UserWithRolesFactory(roles=["quiet", "viewer"])
+    if kind == "direct privileged permission":
+        user = UserFactory()
+        user.user_permissions.add(Permission.objects.get(codename="view_group"))
+        return user
+    raise AssertionError(kind)

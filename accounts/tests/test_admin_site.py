@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 
 from accounts.models import Role, User
-from accounts.tests.factories import RoleFactory, UserFactory, UserWithRolesFactory
+from accounts.tests.factories import RoleFactory, UserFactory, UserWithRolesFactory, protected_user
 from dashboard.tests.factories import MetricFactory
 
 pytestmark = pytest.mark.django_db
@@ -258,24 +258,13 @@ def test_non_superuser_cannot_grant_a_privileged_role(admin_client_for, staff_us
     assert [group.name for group in ordinary.groups.all()] == ["viewer"]
 
 
-def _protected(kind: str, caller: User) -> User:
-    if kind == "self":
-        return caller
-    if kind == "staff":
-        return UserFactory(is_staff=True)
-    if kind == "superuser":
-        return UserFactory(is_superuser=True)
-    RoleFactory(name="quiet", permissions=["auth.view_permission"])
-    return UserWithRolesFactory(roles=["quiet"])
-
-
 @pytest.mark.parametrize("kind", ["self", "staff", "superuser", "privileged role"])
 def test_non_superuser_cannot_change_or_delete_protected_users(admin_client_for, kind):
     RoleFactory(
         name="full_user_admin", permissions=["accounts.view_user", "accounts.change_user", "accounts.delete_user"]
     )
     caller = UserWithRolesFactory(roles=["full_user_admin"], is_staff=True)
-    target = _protected(kind, caller)
+    target = protected_user(kind, caller)
     client = admin_client_for(caller)
 
     page = client.get(f"{USERS}{target.pk}/change/")

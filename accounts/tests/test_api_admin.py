@@ -13,7 +13,7 @@ from accounts.exceptions import UserOwnsData
 from accounts.models import User
 from accounts.services.tokens import token_pair_issue
 from accounts.services.users import user_delete
-from accounts.tests.factories import DEFAULT_PASSWORD, RoleFactory, UserFactory, UserWithRolesFactory
+from accounts.tests.factories import DEFAULT_PASSWORD, RoleFactory, UserFactory, UserWithRolesFactory, protected_user
 from dashboard.models import Metric
 from dashboard.tests.factories import MetricFactory
 
@@ -503,25 +503,6 @@ def test_non_superuser_granting_a_privileged_role_is_403(client_for, user_admin,
     assert [group.name for group in ordinary.groups.all()] == ["viewer"]
 
 
-def _protected_target(kind: str, caller: User) -> User:
-    if kind == "self":
-        return caller
-    if kind == "staff":
-        return UserFactory(is_staff=True)
-    if kind == "superuser":
-        return UserFactory(is_superuser=True)
-    if kind == "privileged role":
-        return UserWithRolesFactory(roles=["user_admin"])
-    if kind == "privileged-by-permission role":
-        RoleFactory(name="quiet", permissions=["accounts.view_user"])
-        return UserWithRolesFactory(roles=["quiet", "viewer"])
-    if kind == "direct privileged permission":
-        user = UserFactory()
-        user.user_permissions.add(Permission.objects.get(codename="view_group"))
-        return user
-    raise AssertionError(kind)
-
-
 PROTECTED_KINDS = [
     "self",
     "staff",
@@ -538,7 +519,7 @@ PROTECTED_KINDS = [
     [("patch", {"full_name": "Hijacked"}), ("patch", {"is_active": False}), ("delete", None)],
 )
 def test_non_superuser_may_not_change_protected_users(client_for, user_remover, audit_log, kind, method, payload):
-    target = _protected_target(kind, user_remover)
+    target = protected_user(kind, user_remover)
     client = client_for(user_remover)
     response = getattr(client, method)(f"{USERS}/{target.pk}", payload, format="json")
     assert_error(response, HTTPStatus.FORBIDDEN, "permission_denied")
@@ -553,7 +534,7 @@ def test_non_superuser_may_not_change_protected_users(client_for, user_remover, 
 
 @pytest.mark.parametrize("kind", ["staff", "superuser", "privileged role"])
 def test_superuser_changes_anyone(client_for, superuser, kind):
-    target = _protected_target(kind, superuser)
+    target = protected_user(kind, superuser)
     response = client_for(superuser).patch(
         f"{USERS}/{target.pk}", {"full_name": "Changed", "is_staff": False}, format="json"
     )
