@@ -6,17 +6,27 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Prefetch
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import rbac
-from accounts.forms import UserChangeForm, UserCreationForm
+from accounts.forms import AdminLoginForm, UserChangeForm, UserCreationForm
 from accounts.models import Role, User
 from accounts.selectors import user_role_names
+from accounts.services.mfa import mfa_reset
 from accounts.services.roles import role_create, role_delete, role_update
 from accounts.services.users import user_delete, user_roles_changed_record, user_update
 
 # Roles are managed as the Role proxy (accounts), not as auth's Group.
 if admin.site.is_registered(Group):
     admin.site.unregister(Group)
+# TOTP devices hold secrets (django-otp's admin shows the key and a QR code): they are managed only through the
+# enrolment page, the API and the "reset two-factor authentication" action.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+# The login asks staff with two-factor authentication for their code.
+admin.site.login_form = AdminLoginForm
+admin.site.login_template = "accounts/admin_login.html"
 
 
 @admin.register(User)
@@ -28,7 +38,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
     search_fields = ("email", "full_name")
     readonly_fields = ("last_login", "date_joined")
-    actions = ["activate_users", "deactivate_users"]
+    actions = ["activate_users", "deactivate_users", "reset_mfa"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("full_name",)}),
@@ -86,6 +96,23 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="Deactivate selected users", permissions=["change"])
     def deactivate_users(self, request, queryset) -> None:
         self._set_active(request, queryset, active=False)
+
+    @admin.action(description="Reset two-factor authentication of selected users", permissions=["change"])
+    def reset_mfa(self, request, queryset) -> None:
+        reset = skipped = 0
+        for user in queryset:
+            if not rbac.may_change_user(actor=request.user, target=user):
+                skipped += 1
+            elif mfa_reset(actor=request.user, user=user):
+                reset += 1
+        self.message_user(request, f"Two-factor authentication reset for {reset} user(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} user(s) skipped: staff, superusers, holders of privileged roles and your own account "
+                "are reset only by superusers.",
+                messages.WARNING,
+            )
 
     def _set_active(self, request, queryset, *, active: bool) -> None:
         changed = skipped = 0

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.admin_mfa import mfa_enrol
 from config.views import FaviconView, healthz, readyz
 
 admin.site.site_header = f"{settings.PROJECT_NAME} administration"
@@ -23,5 +24,6 @@ urlpatterns = [
     ),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("dashboard.urls")),
+    path("admin/mfa/enrol/", admin.site.admin_view(mfa_enrol), name="admin-mfa-enrol"),
     path("admin/", admin.site.urls),
 ]
