@@ -165,10 +165,36 @@ def chromium_browser(request):
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def seeded_roles_restore() -> None:
+    """Replay the data migrations (idempotent, as every data migration here must be) when the seeded roles are gone.
+
+    A transactional test ends with a flush that empties every table, data migrations' rows included; later
+    transactional tests would otherwise find no seeded roles. The functions run against the final migration state.
+    """
+    from types import SimpleNamespace
+
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.operations import RunPython
+
+    if Group.objects.filter(name="viewer").exists():
+        return
+    executor = MigrationExecutor(connection)
+    state_apps = executor.loader.project_state().apps
+    schema_editor = SimpleNamespace(connection=connection)
+    for migration, _backwards in executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True):
+        for operation in migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(state_apps, schema_editor)
+
+
 @pytest.fixture
 def user_with_role(db):
     """Create a user holding the seeded role(s) named, e.g. ``user_with_role("analyst")``."""
     from django.contrib.auth.models import Group
+
+    seeded_roles_restore()
 
     def make(*roles: str, **fields):
         user = UserFactory(**fields)
