@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, Permission
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import rbac
@@ -34,7 +34,7 @@ class UserAdmin(DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ("-date_joined", "-id")
-    list_display = ("email", "full_name", "roles", "is_active", "last_login")
+    list_display = ("email", "full_name", "roles", "is_active", "two_factor", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser", "groups")
     search_fields = ("email", "full_name")
     readonly_fields = ("last_login", "date_joined")
@@ -48,7 +48,12 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("groups")
+        confirmed_device = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).prefetch_related("groups").annotate(mfa_on=Exists(confirmed_device))
+
+    @admin.display(boolean=True, description="two-factor", ordering="mfa_on")
+    def two_factor(self, user: User) -> bool:
+        return user.mfa_on
 
     @admin.display(description="roles")
     def roles(self, user: User) -> str:

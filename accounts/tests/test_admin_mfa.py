@@ -205,3 +205,14 @@ def test_superuser_resets_a_superusers_mfa(client, staff):
 def test_totp_devices_are_not_in_the_admin(client, staff):
     client.force_login(staff)
     assert client.get("/admin/otp_totp/totpdevice/").status_code == HTTPStatus.NOT_FOUND
+
+
+def test_user_list_shows_who_has_two_factor(client, staff):
+    with_mfa = UserFactory(email="with@example.com")
+    mfa_enable(with_mfa)
+    UserFactory(email="without@example.com")
+    client.force_login(staff)
+    response = client.get(USERS)
+    assert "two_factor" in response.context["cl"].list_display
+    shown = {user.email: user.mfa_on for user in response.context["cl"].result_list}
+    assert shown == {"with@example.com": True, "without@example.com": False, staff.email: False}

@@ -70,7 +70,14 @@ def test_roles_replace_groups_in_the_admin(admin_client_for, superuser):
 def test_user_list_shows_email_name_roles_activity_and_last_login(admin_client_for, superuser, ordinary):
     response = admin_client_for(superuser).get(USERS)
     assert response.status_code == HTTPStatus.OK
-    assert response.context["cl"].list_display[1:] == ["email", "full_name", "roles", "is_active", "last_login"]
+    assert response.context["cl"].list_display[1:] == [
+        "email",
+        "full_name",
+        "roles",
+        "is_active",
+        "two_factor",
+        "last_login",
+    ]
     html = response.content.decode()
     assert "plain@example.com" in html
     assert "Plain Person" in html

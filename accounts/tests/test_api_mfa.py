@@ -461,3 +461,43 @@ def test_reset_needs_change_user(mfa_user, client_for):
 def test_reset_of_an_unseen_user_is_not_found(mfa_user, user_with_role, client_for):
     response = client_for(user_with_role("viewer")).post(f"{API}/admin/users/{mfa_user.pk}/mfa-reset")
     assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_mfa_routes_refuse_credentials_other_than_a_jwt(user):
+    """``users/me/mfa*`` need a login session: a request authenticated otherwise (here DRF's forced authentication,
+    as an API key would be) is 403."""
+    client = APIClient()
+    client.force_authenticate(user=user)
+    assert client.get(f"{API}/users/me").status_code == HTTPStatus.OK
+    for method, path in (
+        ("post", "users/me/mfa/totp"),
+        ("post", "users/me/mfa/totp/confirm"),
+        ("delete", "users/me/mfa"),
+        ("post", "users/me/mfa/recovery-codes"),
+    ):
+        response = getattr(client, method)(f"{API}/{path}", {}, format="json")
+        assert response.status_code == HTTPStatus.FORBIDDEN, path
+        assert response.json()["code"] == "permission_denied"
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+def test_schema_documents_the_mfa_operations(api_client):
+    schema = api_client.get("/api/schema/?format=json").json()
+    paths = schema["paths"]
+    expected = {
+        ("/api/v1/auth/login/mfa/", "post"): "auth",
+        ("/api/v1/users/me/mfa/", "delete"): "users",
+        ("/api/v1/users/me/mfa/totp/", "post"): "users",
+        ("/api/v1/users/me/mfa/totp/confirm/", "post"): "users",
+        ("/api/v1/users/me/mfa/recovery-codes/", "post"): "users",
+        ("/api/v1/admin/users/{id}/mfa-reset/", "post"): "admin",
+    }
+    for (path, method), tag in expected.items():
+        operation = paths[path][method]
+        assert operation["tags"] == [tag], path
+    assert "401" in paths["/api/v1/auth/login/mfa/"]["post"]["responses"]
+    assert "409" in paths["/api/v1/users/me/mfa/totp/confirm/"]["post"]["responses"]
+    assert "requestBody" in paths["/api/v1/users/me/mfa/"]["delete"]
+    login = paths["/api/v1/auth/login/"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert login == {"$ref": "#/components/schemas/LoginResult"}
+    assert {"$ref": "#/components/schemas/MfaChallenge"} in schema["components"]["schemas"]["LoginResult"]["oneOf"]
