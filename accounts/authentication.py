@@ -6,6 +6,8 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
 TOKEN_VERSION_CLAIM = "ver"
+# On access tokens: the jti of the refresh token they were issued with (their session).
+SESSION_CLAIM = "sid"
 
 
 class VersionedJWTAuthentication(JWTAuthentication):

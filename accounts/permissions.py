@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework_simplejwt.tokens import Token
 
 
 class ModelPermissions(DjangoModelPermissions):
@@ -21,6 +22,15 @@ class IsAuthenticatedUser(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated)
+
+
+class IsAuthenticatedWithJWT(IsAuthenticatedUser):
+    """An authenticated user whose credential is a JWT access token (never an API key): ``users/me/mfa*``."""
+
+    message = "This endpoint needs a login session (a JWT access token), not an API key."
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and isinstance(request.auth, Token)
 
 
 def require_permissions(*perms: str) -> type[BasePermission]:
