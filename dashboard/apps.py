@@ -7,3 +7,7 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         from dashboard import signals  # noqa: F401
+        from dashboard.services.alerts import alerts_queue_register
+        from dashboard.tasks import CeleryAlertQueue
+
+        alerts_queue_register(CeleryAlertQueue())

@@ -26,6 +26,7 @@ from accounts.models import User
 from dashboard.csv_import import FileUnreadable, RowErrors, UnsupportedFormat, inspect_file, iter_rows
 from dashboard.exceptions import DuplicateUpload, InvalidFile, UploadBusy, UploadTooLarge
 from dashboard.models import Metric, Upload
+from dashboard.services.alerts import alerts_metrics_touched
 from dashboard.services.rollup import rollup_copy_cells
 
 logger = logging.getLogger("dashboard.uploads")
@@ -144,6 +145,7 @@ def upload_process(*, upload_id: int, progress: Progress | None = None) -> Uploa
                     errors=[{"row": None, "column": None, "message": str(exc)}],
                     error_count=1,
                 )
+            alerts_metrics_touched(names=None)
             return _finish(
                 upload,
                 status=Upload.Status.SUCCEEDED,
@@ -282,6 +284,7 @@ def upload_delete(*, upload: Upload) -> int:
         deleted = counts.get(Metric._meta.label, 0)
         if name:
             transaction.on_commit(lambda: default_storage.delete(name))
+        alerts_metrics_touched(names=None)
     return deleted
 
 

@@ -228,7 +228,7 @@ def test_rebuild_matches_what_the_write_paths_maintain():
 
 
 def test_the_data_migration_builds_the_rollup_and_is_idempotent():
-    migration = importlib.import_module("dashboard.migrations.0005_metric_hour_rollup")
+    migration = importlib.import_module("dashboard.migrations.0007_metric_hour_rollup")
     owner = UserFactory()
     MetricFactory.create_batch(4, owner=owner)
     maintained = cells()

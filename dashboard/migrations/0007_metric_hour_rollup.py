@@ -41,7 +41,7 @@ def empty_rollup(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dashboard', '0004_metric_owner_no_single_index'),
+        ('dashboard', '0006_grant_alert_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
