@@ -9,7 +9,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_config, is_placeholder_secret, proxy_ssl_header
+from config.env import database_config, is_placeholder_secret, proxy_ssl_header, replica_database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.ReadYourWritesMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
@@ -93,6 +94,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config(env, BASE_DIR)}
+# A read replica: the read-only dashboard selectors use it (config.db_routers); a writer reads the primary for
+# DATABASE_REPLICA_PIN_SECONDS after its write.
+if (_replica := replica_database_config(env)) is not None:
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["config.db_routers.PrimaryReplicaRouter"]
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -12,6 +12,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import User
+from config.db_routers import read_alias, replica_reads
 from dashboard import rollup
 from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule, Metric, MetricHour, Upload
 from dashboard.timeseries import TRUNC_BY_BUCKET, bucket_start, period_shift
@@ -96,9 +97,12 @@ def _split(user: User, filters: MetricFilters, tz: ZoneInfo | None = None) -> tu
 
 
 def metric_list(*, user: User, filters: MetricFilters) -> QuerySet[Metric]:
-    return _filter_metrics(metrics_visible_to(user), filters).order_by(filters.ordering or "-timestamp", "-id")
+    """The list and the export: read from the replica when there is one (a queryset, evaluated later, so bound)."""
+    metrics = _filter_metrics(metrics_visible_to(user), filters).order_by(filters.ordering or "-timestamp", "-id")
+    return metrics.using(read_alias(user))
 
 
+@replica_reads
 def metric_count(*, user: User, filters: MetricFilters) -> int:
     """How many metrics :func:`metric_list` holds, counted from the rollup (plus raw rows at unaligned edges)."""
     cells, raw = _split(user, filters)
@@ -110,6 +114,7 @@ def metric_count(*, user: User, filters: MetricFilters) -> int:
     return int(count or 0)
 
 
+@replica_reads
 def metric_names(*, user: User, filters: MetricFilters) -> list[dict]:
     """``[{name, count, first, last}]`` over the visible metrics, by name; from the rollup, in one query."""
     cells, raw = _split(user, filters)
@@ -255,6 +260,7 @@ def bucket_points(metrics: QuerySet[Metric], *, bucket: str, agg: str, tz: ZoneI
     return [Point(t=t.astimezone(tz), value=float(value), count=count) for t, value, count in rows]
 
 
+@replica_reads
 def metric_series(
     *, user: User, name: str, bucket: str, agg: str, tz: ZoneInfo, start: datetime | None, end: datetime | None
 ) -> list[Point]:
@@ -274,6 +280,7 @@ def kpi_default_range(*, kpi: KPI, tz: ZoneInfo, now: datetime | None = None) ->
     return period_shift(current, kpi.period, 1 - KPI_SERIES_DEFAULT_PERIODS), period_shift(current, kpi.period, 1)
 
 
+@replica_reads
 def kpi_series(*, user: User, kpi: KPI, tz: ZoneInfo, start: datetime | None, end: datetime | None) -> list[Point]:
     if start is None and end is None:
         start, end = kpi_default_range(kpi=kpi, tz=tz)
@@ -331,6 +338,7 @@ def _period_values(
     return _composed_values(user, filters, bucket=period, tz=tz, aggregations=aggregations, always_aggregate=True)
 
 
+@replica_reads
 def kpi_summary(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> list[KPIStatus]:
     """Every KPI against its target for the current and previous period in *tz*; a bounded number of queries
     (one for the KPIs, at most two per distinct period)."""
@@ -375,6 +383,7 @@ def kpi_summary(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> lis
     return result
 
 
+@replica_reads
 def kpi_current_values(
     *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime | None = None
 ) -> dict[int, tuple[datetime, float | None]]:
@@ -394,6 +403,7 @@ def kpi_current_values(
     return result
 
 
+@replica_reads
 def kpi_recent_series(
     *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime | None = None
 ) -> dict[int, list[Point]]:

@@ -239,3 +239,28 @@ def test_the_data_migration_builds_the_rollup_and_is_idempotent():
     assert cells() == maintained
     migration.empty_rollup(None, editor)
     assert not MetricHour.objects.exists()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("ordered", [True, False], ids=["in time order", "shuffled"])
+@pytest.mark.parametrize("gaps", [False, True], ids=["contiguous ids", "ids with gaps"])
+def test_a_big_import_spills_its_cells_and_still_matches_the_raw_rows(monkeypatch, ordered, gaps):
+    """More cells than fit in memory: they are spilled to a temporary table while the COPY goes on; in a shuffled file
+    cells come back after their spill and are merged."""
+    monkeypatch.setattr("dashboard.services.uploads.CELLS_IN_MEMORY", 4)
+    owner = UserFactory()
+    ties = [("m0", 9.0, T0), ("m0", -9.0, T0)]  # on one timestamp: the later row is the last
+    rows = ties + [(f"m{i % 3}", float(i % 7) - 2.5, T0 + timedelta(minutes=17 * i)) for i in range(60)]
+    if not ordered:
+        rows = rows[1::2] + rows[::2]
+    if gaps:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER SEQUENCE dashboard_metric_id_seq INCREMENT BY 3")
+    try:
+        upload = metrics_import(file=csv_file(rows), owner=owner, tz=UTC).upload
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER SEQUENCE dashboard_metric_id_seq INCREMENT BY 1")
+    assert upload.status == Upload.Status.SUCCEEDED
+    assert rollup_verify().ok
+    assert sum(count for count, *_ in cells().values()) == len(rows)
