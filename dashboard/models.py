@@ -292,3 +292,24 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} attempt {self.attempt}"
+
+
+class MetricTotal(models.Model):
+    """Per name, owner and source (as in :class:`MetricHour`): how many metrics, the first and the last timestamp.
+    ``metrics/names`` and the list's count over all time read these few rows instead of every hour."""
+
+    pk = models.CompositePrimaryKey("name", "owner", "source")
+    name = models.CharField(max_length=255)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    source = models.BigIntegerField(default=0)
+    value_count = models.BigIntegerField()
+    first_timestamp = models.DateTimeField()
+    last_timestamp = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "metric total"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.value_count})"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from config.db_routers import read_alias, replica_reads
 from dashboard import rollup
-from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule, Metric, MetricHour, Upload
+from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule, Metric, MetricHour, MetricTotal, Upload
 from dashboard.timeseries import TRUNC_BY_BUCKET, bucket_start, period_shift
 
 VIEW_ALL_METRICS = "dashboard.view_all_metrics"
@@ -74,8 +74,8 @@ def _filter_metrics(metrics: QuerySet[Metric], filters: MetricFilters) -> QueryS
     return metrics
 
 
-def _filter_cells(cells: QuerySet[MetricHour], filters: MetricFilters) -> QuerySet[MetricHour]:
-    """The rollup cells under the filters a cell can answer; the time range is :func:`rollup.split`'s."""
+def _filter_cells(cells: QuerySet, filters: MetricFilters) -> QuerySet:
+    """Rollup rows (cells or totals) under the filters they can answer; the time range is :func:`rollup.split`'s."""
     if filters.name is not None:
         cells = cells.filter(name=filters.name)
     if filters.names is not None:
@@ -105,6 +105,9 @@ def metric_list(*, user: User, filters: MetricFilters) -> QuerySet[Metric]:
 @replica_reads
 def metric_count(*, user: User, filters: MetricFilters) -> int:
     """How many metrics :func:`metric_list` holds, counted from the rollup (plus raw rows at unaligned edges)."""
+    if filters.start is None and filters.end is None:
+        totals = _filter_cells(_visible(MetricTotal.objects.all(), user), filters)
+        return int(totals.aggregate(count=Sum("value_count"))["count"] or 0)
     cells, raw = _split(user, filters)
     parts = [
         cells.values(k_count=F("value_count")) if cells is not None else None,
@@ -117,6 +120,14 @@ def metric_count(*, user: User, filters: MetricFilters) -> int:
 @replica_reads
 def metric_names(*, user: User, filters: MetricFilters) -> list[dict]:
     """``[{name, count, first, last}]`` over the visible metrics, by name; from the rollup, in one query."""
+    if filters.start is None and filters.end is None:
+        totals = _filter_cells(_visible(MetricTotal.objects.all(), user), filters)
+        rows = (
+            totals.values("name")
+            .annotate(count=Sum("value_count"), first=Min("first_timestamp"), last=Max("last_timestamp"))
+            .order_by("name")
+        )
+        return [{**row, "count": int(row["count"])} for row in rows]
     cells, raw = _split(user, filters)
     parts = [
         cells.values(

@@ -10,7 +10,7 @@ from dashboard.models import Upload
 
 @receiver(post_delete, sender=Upload, dispatch_uid="dashboard.upload_rollup_cells")
 def upload_deleted(sender, instance: Upload, using: str, **kwargs) -> None:
-    """However an upload is deleted (service, admin, cascade), the rollup cells of its metrics go with it."""
+    """However an upload is deleted (service, admin, cascade), the rollup cells and totals of its metrics go with it."""
     from dashboard.services.rollup import rollup_drop_upload
 
     rollup_drop_upload(upload_id=instance.pk, using=using)

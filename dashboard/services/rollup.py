@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Q
 
-from dashboard.models import Metric, MetricHour
+from dashboard.models import Metric, MetricHour, MetricTotal
 
 HOUR = timedelta(hours=1)
 BATCH = 500
@@ -36,6 +36,11 @@ COLUMNS = (
     "last_value",
 )
 KEY = COLUMNS[:4]
+TOTALS_TABLE = MetricTotal._meta.db_table
+TOTALS_COLUMNS = ("name", "owner_id", "source", "value_count", "first_timestamp", "last_timestamp")
+TOTALS_KEY = TOTALS_COLUMNS[:3]
+# (name, owner_id, source)
+TotalKey = tuple[str, int, int]
 # (name, hour, owner_id, source)
 CellKey = tuple[str, datetime, int, int]
 
@@ -124,14 +129,14 @@ def _functions(connection) -> tuple[str, str]:
     raise NotImplementedError(f"the metric rollup supports PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def _upsert(connection, rows: list[tuple], conflict: str) -> None:
-    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+def _upsert(connection, rows: list[tuple], conflict: str, *, table=TABLE, columns=COLUMNS, key=KEY) -> None:
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for batch in _batches(rows):
             params = [value for row in batch for value in _adapt(connection, row)]
             cursor.execute(
-                f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([placeholders] * len(batch))} "  # noqa: S608
-                f"ON CONFLICT ({', '.join(KEY)}) {conflict}",
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(batch))} "  # noqa: S608
+                f"ON CONFLICT ({', '.join(key)}) {conflict}",
                 params,
             )
 
@@ -155,11 +160,53 @@ def _merge_sql(connection) -> str:
 REPLACE_SQL = "DO UPDATE SET " + ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[4:])
 
 
+def totals_of(cells: Iterable[tuple[CellKey, int, datetime, datetime]]) -> dict[TotalKey, list]:
+    """Fold ``(cell key, count, first, last)`` into ``{(name, owner_id, source): [count, first, last]}``."""
+    totals: dict[TotalKey, list] = {}
+    for (name, _, owner_id, source), count, first, last in cells:
+        total = totals.get((name, owner_id, source))
+        if total is None:
+            totals[(name, owner_id, source)] = [count, first, last]
+        else:
+            total[0] += count
+            total[1] = min(total[1], first)
+            total[2] = max(total[2], last)
+    return totals
+
+
+def _merge_totals_sql(connection) -> str:
+    least, greatest = _functions(connection)
+    return (
+        f"DO UPDATE SET value_count = {TOTALS_TABLE}.value_count + excluded.value_count, "
+        f"first_timestamp = {least}({TOTALS_TABLE}.first_timestamp, excluded.first_timestamp), "
+        f"last_timestamp = {greatest}({TOTALS_TABLE}.last_timestamp, excluded.last_timestamp)"
+    )
+
+
+def rollup_merge_totals(*, totals: dict[TotalKey, list], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Add new metrics' per-name totals (:func:`totals_of`) to the stored totals."""
+    connection = connections[using]
+    rows = [(*key, *totals[key]) for key in sorted(totals)]
+    _upsert(
+        connection,
+        rows,
+        _merge_totals_sql(connection),
+        table=TOTALS_TABLE,
+        columns=TOTALS_COLUMNS,
+        key=TOTALS_KEY,
+    )
+
+
 def rollup_merge(*, cells: dict[CellKey, Cell], using: str = DEFAULT_DB_ALIAS) -> None:
-    """Add new metrics, aggregated into *cells*, to the stored cells (creating the missing ones)."""
+    """Add new metrics, aggregated into *cells*, to the stored cells and totals (creating the missing ones).
+
+    Cells before totals, in key order, as every writer does, so concurrent writers wait for each other in one
+    order and never deadlock."""
     connection = connections[using]
     rows = [cells[key].row(key) for key in sorted(cells)]
     _upsert(connection, rows, _merge_sql(connection))
+    totals = totals_of((key, cell.count, cell.first, cell.last_timestamp) for key, cell in cells.items())
+    rollup_merge_totals(totals=totals, using=using)
 
 
 def rollup_add(*, metrics: Iterable[Metric], using: str = DEFAULT_DB_ALIAS) -> None:
@@ -175,8 +222,8 @@ def _cell_filter(key: CellKey) -> Q:
     return condition & (Q(upload__isnull=True) if source == 0 else Q(upload_id=source))
 
 
-def _keys_where(connection, keys: list[CellKey]) -> tuple[str, list]:
-    one = "(" + " AND ".join(f"{column} = %s" for column in KEY) + ")"
+def _keys_where(connection, keys: list, *, key=KEY) -> tuple[str, list]:
+    one = "(" + " AND ".join(f"{column} = %s" for column in key) + ")"
     return " OR ".join([one] * len(keys)), [value for key in keys for value in _adapt(connection, key)]
 
 
@@ -210,11 +257,43 @@ def rollup_refresh(*, rows: Iterable[tuple], using: str = DEFAULT_DB_ALIAS) -> N
             for batch in _batches(empty):
                 where, params = _keys_where(connection, batch)
                 cursor.execute(f"DELETE FROM {TABLE} WHERE {where}", params)  # noqa: S608 (as above)
+        _refresh_totals(connection, sorted({(name, owner_id, source) for name, _, owner_id, source in keys}))
+
+
+def _refresh_totals(connection, keys: list[TotalKey]) -> None:
+    """Recompute per-name totals from the (already refreshed) cells, after locking them like the cells."""
+    placeholders = [(*key, 0, key_hour, key_hour) for key, key_hour in ((key, _EPOCH) for key in keys)]
+    _upsert(connection, placeholders, "DO NOTHING", table=TOTALS_TABLE, columns=TOTALS_COLUMNS, key=TOTALS_KEY)
+    with connection.cursor() as cursor:
+        for batch in _batches(keys):
+            where, params = _keys_where(connection, batch, key=TOTALS_KEY)
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SELECT 1 FROM {TOTALS_TABLE} WHERE {where} FOR UPDATE", params)  # noqa: S608
+            cursor.execute(
+                f"SELECT name, owner_id, source, SUM(value_count), MIN(first_timestamp), MAX(last_timestamp) "  # noqa: S608
+                f"FROM {TABLE} WHERE {where} GROUP BY name, owner_id, source",
+                params,
+            )
+            fresh = {(name, owner_id, source): row for name, owner_id, source, *row in cursor.fetchall()}
+            if fresh:
+                rows = [(*key, int(count), first, last) for key, (count, first, last) in sorted(fresh.items())]
+                _upsert(
+                    connection, rows, TOTALS_REPLACE_SQL, table=TOTALS_TABLE, columns=TOTALS_COLUMNS, key=TOTALS_KEY
+                )
+            gone = [key for key in batch if key not in fresh]
+            if gone:
+                where, params = _keys_where(connection, gone, key=TOTALS_KEY)
+                cursor.execute(f"DELETE FROM {TOTALS_TABLE} WHERE {where}", params)  # noqa: S608
+
+
+TOTALS_REPLACE_SQL = "DO UPDATE SET " + ", ".join(f"{column} = excluded.{column}" for column in TOTALS_COLUMNS[3:])
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def rollup_drop_upload(*, upload_id: int, using: str = DEFAULT_DB_ALIAS) -> int:
     """Remove the cells of an upload's metrics (its metrics are being deleted with it)."""
     with connections[using].cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TOTALS_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
         cursor.execute(f"DELETE FROM {TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (a constant table name)
         return cursor.rowcount
 
@@ -278,6 +357,23 @@ WHERE e.name IS NULL OR r.name IS NULL OR e.n <> r.value_count OR e.low <> r.val
 """
 
 
+TOTALS_BUILD_SQL = (
+    f"INSERT INTO {TOTALS_TABLE} ({', '.join(TOTALS_COLUMNS)}) SELECT name, owner_id, source, SUM(value_count), "  # noqa: S608
+    f"MIN(first_timestamp), MAX(last_timestamp) FROM {TABLE} GROUP BY name, owner_id, source"
+)
+TOTALS_VERIFY_SQL = f"""
+WITH expected AS (
+    SELECT name, owner_id, COALESCE(upload_id, 0) AS source, COUNT(*) AS n, MIN("timestamp") AS first_ts,
+        MAX("timestamp") AS last_ts FROM dashboard_metric GROUP BY name, owner_id, COALESCE(upload_id, 0)
+)
+SELECT COALESCE(e.name, t.name), COALESCE(e.owner_id, t.owner_id), COALESCE(e.source, t.source),
+    CASE WHEN t.name IS NULL THEN 'missing total' WHEN e.name IS NULL THEN 'extra total' ELSE 'different total' END
+FROM expected e FULL OUTER JOIN {TOTALS_TABLE} t ON t.name = e.name AND t.owner_id = e.owner_id AND t.source = e.source
+WHERE e.name IS NULL OR t.name IS NULL OR e.n <> t.value_count OR e.first_ts <> t.first_timestamp
+    OR e.last_ts <> t.last_timestamp
+"""  # noqa: S608 (constant SQL)
+
+
 @dataclass(frozen=True)
 class RollupCheck:
     """What :func:`rollup_verify` found: the cells the raw rows make, the cells stored, and the wrong ones."""
@@ -302,11 +398,14 @@ def rollup_rebuild(*, using: str = DEFAULT_DB_ALIAS) -> int:
     columns = ", ".join(COLUMNS)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (a constant table name)
+        cursor.execute(f"DELETE FROM {TOTALS_TABLE}")  # noqa: S608 (a constant table name)
         cursor.execute(
             f"INSERT INTO {TABLE} ({columns}) SELECT name, hour, owner_id, source, n, total, low, high, first_ts, "  # noqa: S608
             f"last_ts, last_id, last_value FROM ({_expected_sql(connection)}) AS expected"
         )
-        return cursor.rowcount
+        cells = cursor.rowcount
+        cursor.execute(TOTALS_BUILD_SQL)
+        return cells
 
 
 def rollup_verify(*, using: str = DEFAULT_DB_ALIAS, limit: int = 20) -> RollupCheck:
@@ -328,4 +427,6 @@ def rollup_verify(*, using: str = DEFAULT_DB_ALIAS, limit: int = 20) -> RollupCh
             + f" LIMIT {int(limit)}"
         )
         mismatches = [(kind, name, hour, owner_id, source) for name, hour, owner_id, source, kind in cursor.fetchall()]
+        cursor.execute(TOTALS_VERIFY_SQL + f" LIMIT {int(limit)}")
+        mismatches += [(kind, name, None, owner_id, source) for name, owner_id, source, kind in cursor.fetchall()]
     return RollupCheck(expected=expected, stored=stored, mismatches=mismatches)

@@ -28,7 +28,7 @@ from dashboard.exceptions import DuplicateUpload, InvalidFile, UploadBusy, Uploa
 from dashboard.models import Metric, MetricHour, Upload
 from dashboard.services.alerts import alerts_metrics_touched
 from dashboard.services.rollup import COLUMNS as ROLLUP_COLUMNS
-from dashboard.services.rollup import rollup_copy_cells
+from dashboard.services.rollup import rollup_copy_cells, rollup_merge_totals
 
 logger = logging.getLogger("dashboard.uploads")
 
@@ -228,6 +228,7 @@ def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, 
     # {(name, UTC hour): [count, sum, min, max, first, last timestamp, last row number, last value]}
     cells: dict[tuple, list] = {}
     spilled: set[int] = set()  # hashes of spilled cells' keys (a collision only costs the merge)
+    totals: dict[str, list] = {}  # {name: [count, first, last]}: the upload's MetricTotal rows
     returning = False
     utc = UTC
     with connection.cursor() as cursor:
@@ -270,15 +271,19 @@ def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, 
                     # Abort the COPY; the surrounding transaction is rolled back too.
                     raise _RowsRejected(total + errors.count)
             if not exhausted:
+                _fold_totals(totals, cells)
                 _spill(cursor, cells, first=not spilled)
                 spilled.update(hash(key) for key in cells)
                 cells.clear()
         cursor.execute(f"SELECT currval({ID_SEQUENCE_SQL})")
         (after,) = cursor.fetchone()
         contiguous = after - before == total
+        _fold_totals(totals, cells)
+        upload_totals = {(name, owner_id, upload_id): total_ for name, total_ in totals.items()}
         if spilled:
             _spill(cursor, cells, first=False)
             _write_spilled_cells(cursor, upload, before=before if contiguous else None, merge=returning)
+            rollup_merge_totals(totals=upload_totals)
             return total, total
         ids = None
         if not contiguous:
@@ -290,7 +295,19 @@ def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, 
             for (name, hour), (n, total_, low, high, first, last, k, v) in cells.items()
         )
     )
+    rollup_merge_totals(totals=upload_totals)
     return total, total
+
+
+def _fold_totals(totals: dict[str, list], cells: dict[tuple, list]) -> None:
+    for (name, _), (count, _, _, _, first, last, _, _) in cells.items():
+        current = totals.get(name)
+        if current is None:
+            totals[name] = [count, first, last]
+        else:
+            current[0] += count
+            current[1] = min(current[1], first)
+            current[2] = max(current[2], last)
 
 
 def _spill(cursor, cells: dict[tuple, list], *, first: bool) -> None:

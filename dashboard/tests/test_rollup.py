@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.tests.factories import UserFactory
-from dashboard.models import Metric, MetricHour, Upload
+from dashboard.models import Metric, MetricHour, MetricTotal, Upload
 from dashboard.rollup import hour_window
 from dashboard.services.rollup import rollup_rebuild, rollup_verify
 from dashboard.services.uploads import metrics_import, upload_delete
@@ -227,18 +227,51 @@ def test_rebuild_matches_what_the_write_paths_maintain():
     assert cells() == maintained
 
 
-def test_the_data_migration_builds_the_rollup_and_is_idempotent():
-    migration = importlib.import_module("dashboard.migrations.0007_metric_hour_rollup")
+def totals() -> dict[tuple, tuple]:
+    return {
+        (total.name, total.owner_id, total.source): (total.value_count, total.first_timestamp, total.last_timestamp)
+        for total in MetricTotal.objects.all()
+    }
+
+
+def test_the_data_migrations_build_the_rollup_and_are_idempotent():
+    rollup = importlib.import_module("dashboard.migrations.0007_metric_hour_rollup")
+    per_name = importlib.import_module("dashboard.migrations.0008_metric_totals")
     owner = UserFactory()
     MetricFactory.create_batch(4, owner=owner)
-    maintained = cells()
+    metrics_import(file=csv_file([("m", 1.5, T0), ("k", 2.5, T0)]), owner=owner, tz=UTC)
+    maintained, maintained_totals = cells(), totals()
     MetricHour.objects.all().delete()
+    MetricTotal.objects.all().delete()
     editor = SimpleNamespace(connection=connection)  # what the operations use of the schema editor
-    migration.build_rollup(None, editor)
-    migration.build_rollup(None, editor)
+    for _ in range(2):
+        rollup.build_rollup(None, editor)
+        per_name.build_totals(None, editor)
     assert cells() == maintained
-    migration.empty_rollup(None, editor)
+    assert totals() == maintained_totals
+    per_name.empty_totals(None, editor)
+    rollup.empty_rollup(None, editor)
     assert not MetricHour.objects.exists()
+    assert not MetricTotal.objects.exists()
+
+
+def test_totals_follow_every_write_path():
+    owner = UserFactory()
+    first = MetricFactory(owner=owner, name="m", timestamp=T0)
+    MetricFactory(owner=owner, name="m", timestamp=T0 + timedelta(days=3))
+    upload = metrics_import(file=csv_file([("m", 1.0, T0 - timedelta(days=1))]), owner=owner, tz=UTC).upload
+    assert totals() == {
+        ("m", owner.pk, 0): (2, T0, T0 + timedelta(days=3)),
+        ("m", owner.pk, upload.pk): (1, T0 - timedelta(days=1), T0 - timedelta(days=1)),
+    }
+    first.delete()
+    assert totals()[("m", owner.pk, 0)] == (1, T0 + timedelta(days=3), T0 + timedelta(days=3))
+    upload_delete(upload=upload)
+    Metric.objects.update(name="n")
+    assert totals() == {("n", owner.pk, 0): (1, T0 + timedelta(days=3), T0 + timedelta(days=3))}
+    assert rollup_verify().ok
+    MetricTotal.objects.update(value_count=5)
+    assert [kind for kind, *_ in rollup_verify().mismatches] == ["different total"]
 
 
 @pytest.mark.postgres_only
