@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
+from accounts.api_keys import bearer_api_key
+
 
 class ModelPermissions(DjangoModelPermissions):
     """DRF's model permissions, except that reading also needs ``view_<model>`` (DRF asks nothing for GET)."""
@@ -21,6 +23,15 @@ class IsAuthenticatedUser(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated)
+
+
+class RefusesApiKeys(BasePermission):
+    """For views without authentication (``auth/*``): a request presenting an API key is a 403."""
+
+    message = "API keys cannot be used on auth endpoints."
+
+    def has_permission(self, request, view) -> bool:
+        return bearer_api_key(request.META.get("HTTP_AUTHORIZATION", "")) is None
 
 
 def require_permissions(*perms: str) -> type[BasePermission]:

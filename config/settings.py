@@ -214,6 +214,7 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "refresh": env.str("THROTTLE_REFRESH", default="30/min"),
         "password": env.str("THROTTLE_PASSWORD", default="5/min"),
+        "api_key": env.str("THROTTLE_API_KEY", default="6000/min"),
     },
 }
 
