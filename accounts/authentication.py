@@ -9,6 +9,8 @@ from accounts.api_key_authentication import authenticate_api_key
 from accounts.api_keys import bearer_api_key
 
 TOKEN_VERSION_CLAIM = "ver"
+# On access tokens: the jti of the refresh token they were issued with (their session).
+SESSION_CLAIM = "sid"
 
 
 class VersionedJWTAuthentication(JWTAuthentication):

@@ -22,3 +22,16 @@ class UserOwnsData(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This user owns data and cannot be deleted; deactivate the account instead."
     default_code = "user_owns_data"
+
+
+class MfaTokenNotValid(exceptions.AuthenticationFailed):
+    default_detail = "The MFA token is invalid, expired or already used; log in again."
+    default_code = "token_not_valid"
+
+
+class MfaConflict(exceptions.APIException):
+    """The request does not fit the account's two-factor state (already on, not on, nothing pending)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the account's two-factor authentication state."
+    default_code = "conflict"

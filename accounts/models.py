@@ -130,3 +130,21 @@ class ApiKey(models.Model):
     def is_active_at(self, moment) -> bool:
         """Not revoked and not expired at *moment* (the owner's state is checked separately)."""
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
+
+
+class RecoveryCode(models.Model):
+    """A single-use MFA recovery code, kept only as a digest (the code itself is shown once, at issue).
+
+    TOTP itself is django-otp's ``TOTPDevice``; django-otp's StaticToken would store these codes in plain text.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "digest"], name="accounts_recoverycode_unique")]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of user {self.user_id}"

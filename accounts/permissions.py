@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework_simplejwt.tokens import Token
 
 from accounts.api_keys import bearer_api_key
 
@@ -32,6 +33,15 @@ class RefusesApiKeys(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bearer_api_key(request.META.get("HTTP_AUTHORIZATION", "")) is None
+
+
+class IsAuthenticatedWithJWT(IsAuthenticatedUser):
+    """An authenticated user whose credential is a JWT access token (never an API key): ``users/me/mfa*``."""
+
+    message = "This endpoint needs a login session (a JWT access token), not an API key."
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and isinstance(request.auth, Token)
 
 
 def require_permissions(*perms: str) -> type[BasePermission]:

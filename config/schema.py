@@ -32,7 +32,7 @@ _DESCRIPTIONS = {
 }
 
 
-_TOKEN_ENDPOINTS = ("/login", "/refresh", "/logout")
+_TOKEN_ENDPOINTS = ("/login", "/login/mfa", "/refresh", "/logout")
 
 
 def add_error_responses(result: dict, generator, request, public) -> dict:
@@ -55,4 +55,8 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 statuses += ["404"]
             for status in statuses:
                 operation["responses"].setdefault(status, {"description": _DESCRIPTIONS[status], "content": reference})
+            for status, response in operation["responses"].items():
+                # Error statuses an operation declares itself (409, 429...) carry the envelope too.
+                if status.startswith("4") and "content" not in response:
+                    response["content"] = reference
     return result

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "dashboard",
 ]
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
@@ -194,6 +197,10 @@ API_V1_STR = "/api/v1"
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:5173")
 REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=True)
 DEFAULT_ROLE = env.str("DEFAULT_ROLE", default="viewer")
+
+# Two-factor authentication (django-otp TOTP): staff without it are sent to enrolment before any admin page.
+ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=not DEBUG)
+OTP_TOTP_ISSUER = PROJECT_NAME
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.VersionedJWTAuthentication"],

@@ -8,6 +8,8 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("CORS_ALLOWED_ORIGINS", "http://spa.example.com")
+# Tests log staff into the admin with a password alone; the tests of the MFA gate turn it on.
+os.environ.setdefault("ADMIN_REQUIRE_MFA", "false")
 
 from config.settings import *  # noqa: F403
 from config.settings import BASE_DIR, REDIS_URL

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ from accounts.api.admin_serializers import (
 from accounts.api.serializers import UserOutputSerializer
 from accounts.permissions import VisibleObjectModelPermissions, is_detail_route, require_permissions
 from accounts.selectors import permissions_list, roles_list, roles_visible_to, users_list, users_visible_to
+from accounts.services.mfa import mfa_reset
 from accounts.services.roles import role_create, role_delete, role_update
 from accounts.services.users import user_create, user_delete, user_update
 
@@ -50,6 +52,17 @@ class AdminUserPermissions(VisibleObjectModelPermissions):
         if request.method not in SAFE_METHODS:
             rbac.check_user_change(actor=request.user, target=obj)
             rbac.check_account_flags(actor=request.user, fields=_sent_fields(request))
+        return True
+
+
+class MfaResetPermissions(VisibleObjectModelPermissions):
+    """admin/users/{id}/mfa-reset: the user must be visible, then ``accounts.change_user`` and the no-escalation rules
+    (a non-superuser resets only ordinary users' MFA)."""
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if not request.user.has_perm("accounts.change_user"):
+            return False
+        rbac.check_user_change(actor=request.user, target=obj)
         return True
 
 
@@ -106,6 +119,16 @@ class AdminUserViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance) -> None:
         user_delete(actor=self.request.user, user=instance)
+
+    @extend_schema(
+        tags=["admin"],
+        request=None,
+        responses={204: OpenApiResponse(description="MFA is off for the user (whether or not it was on).")},
+    )
+    @action(detail=True, methods=["post"], url_path="mfa-reset", permission_classes=[MfaResetPermissions])
+    def mfa_reset(self, request: Request, pk=None) -> Response:
+        mfa_reset(actor=request.user, user=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class RoleViewSet(viewsets.ModelViewSet):

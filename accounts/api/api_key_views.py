@@ -14,7 +14,7 @@ from accounts.api.api_key_serializers import (
     ApiKeyInputSerializer,
     ApiKeyOutputSerializer,
 )
-from accounts.permissions import IsAuthenticatedUser, VisibleObjectModelPermissions
+from accounts.permissions import IsAuthenticatedWithJWT, VisibleObjectModelPermissions
 from accounts.selectors import api_keys_list, api_keys_of, api_keys_visible_to
 from accounts.services.api_keys import api_key_create, api_key_revoke
 
@@ -25,9 +25,9 @@ class MeApiKeyViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """The caller's keys. Requests made with a key never get here (the authentication class refuses them)."""
+    """The caller's keys, with a JWT only: a key never creates, lists or revokes keys."""
 
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticatedWithJWT]
     serializer_class = ApiKeyOutputSerializer
     lookup_value_regex = r"\d+"
 

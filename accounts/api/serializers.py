@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.models import User
 from accounts.selectors import user_permission_names, user_role_names
+from accounts.services.mfa import mfa_code_parse, mfa_is_enabled
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -36,13 +38,17 @@ class MeOutputSerializer(UserOutputSerializer):
     """The current user, with the effective permissions the app uses to hide what the user may not do."""
 
     permissions = serializers.SerializerMethodField()
+    mfa_enabled = serializers.SerializerMethodField()
 
     class Meta(UserOutputSerializer.Meta):
-        fields = [*UserOutputSerializer.Meta.fields, "permissions"]
+        fields = [*UserOutputSerializer.Meta.fields, "permissions", "mfa_enabled"]
         read_only_fields = fields
 
     def get_permissions(self, user: User) -> list[str]:
         return user_permission_names(user=user)
+
+    def get_mfa_enabled(self, user: User) -> bool:
+        return mfa_is_enabled(user=user)
 
 
 def _password_field() -> serializers.CharField:
@@ -90,3 +96,56 @@ class PasswordResetConfirmInputSerializer(serializers.Serializer):
 class PasswordChangeInputSerializer(serializers.Serializer):
     current_password = _password_field()
     new_password = _password_field()
+
+
+class MfaCodeField(serializers.CharField):
+    """A TOTP code (six digits) or, with *allow_recovery*, a recovery code; validated to an ``MfaCode``."""
+
+    def __init__(self, *, allow_recovery: bool = True, **kwargs) -> None:
+        self.allow_recovery = allow_recovery
+        kwargs.setdefault("max_length", 64)
+        help_text = "Six digits from the authenticator app" + (" or a recovery code." if allow_recovery else ".")
+        kwargs.setdefault("help_text", help_text)
+        super().__init__(**kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        raw = super().run_validation(data)
+        try:
+            return mfa_code_parse(raw=raw, allow_recovery=self.allow_recovery)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["code"]) from None
+
+
+class MfaChallengeSerializer(serializers.Serializer):
+    """auth/login for an account with MFA: no tokens, a token for auth/login/mfa."""
+
+    mfa_required = serializers.BooleanField(help_text="Always true.")
+    mfa_token = serializers.CharField(help_text="Single use, for auth/login/mfa within 5 minutes; not a bearer token.")
+
+
+class MfaLoginInputSerializer(serializers.Serializer):
+    mfa_token = serializers.CharField(max_length=1024)
+    code = MfaCodeField()
+
+
+class TotpEnrolmentSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The TOTP secret, base32, for typing into an authenticator app.")
+    otpauth_uri = serializers.CharField()
+    qr_svg = serializers.CharField(help_text="The otpauth URI as a QR code, SVG markup.")
+
+
+class TotpConfirmInputSerializer(serializers.Serializer):
+    code = MfaCodeField(allow_recovery=False)
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown only in this response.")
+
+
+class MfaDisableInputSerializer(serializers.Serializer):
+    password = _password_field()
+    code = MfaCodeField()
+
+
+class MfaCodeInputSerializer(serializers.Serializer):
+    code = MfaCodeField()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from dataclasses import asdict
+
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +17,7 @@ from accounts.api.serializers import (
     LoginInputSerializer,
     MeOutputSerializer,
     MeUpdateSerializer,
+    MfaChallengeSerializer,
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
@@ -24,6 +27,7 @@ from accounts.api.serializers import (
 )
 from accounts.permissions import IsAuthenticatedUser, RefusesApiKeys
 from accounts.services.auth import user_login, user_profile_update, user_register
+from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
 from accounts.services.tokens import token_blacklist, token_refresh
 from accounts.throttles import AccountThrottle, ClientAddressThrottle
@@ -67,10 +71,20 @@ class RegisterView(PublicAuthView):
 class LoginView(PublicAuthView):
     throttle_scope = "login"
 
-    @extend_schema(request=LoginInputSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        request=LoginInputSerializer,
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="LoginResult",
+                serializers=[TokenPairSerializer, MfaChallengeSerializer],
+                resource_type_field_name=None,
+            )
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _validated(LoginInputSerializer, request)
-        return Response(user_login(request=request._request, email=data["email"], password=data["password"]))
+        result = user_login(request=request._request, email=data["email"], password=data["password"])
+        return Response(asdict(result) if isinstance(result, MfaChallenge) else result)
 
 
 class RefreshTokenAccountMixin:

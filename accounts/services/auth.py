@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from accounts.exceptions import InvalidCredentials, RegistrationClosed
 from accounts.models import User
+from accounts.services.mfa import MfaChallenge, mfa_challenge_issue, mfa_is_enabled
 from accounts.services.tokens import token_pair_issue
 from accounts.services.users import user_create
 
@@ -27,17 +28,20 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
     return user
 
 
-def user_login(*, request: HttpRequest | None, email: str, password: str) -> dict[str, str]:
-    """Check the credentials and issue a token pair.
+def user_login(*, request: HttpRequest | None, email: str, password: str) -> dict[str, str] | MfaChallenge:
+    """Check the credentials and issue a token pair, or, for a user with MFA, a challenge for the second step.
 
     Unknown email, wrong password and inactive account fail alike; Django's ModelBackend runs the hasher for an
-    unknown email too, so the time taken does not tell them apart.
+    unknown email too, so the time taken does not tell them apart. Whether the account has MFA is looked up only
+    once the password is right, so it never shows before.
     """
     user = authenticate(request, email=email, password=password)
     if user is None:
         known_id = User.objects.filter(email__iexact=email).values_list("pk", flat=True).first()
         audit.warning("login failed", extra={"event": "login_failed", "user_id": known_id})
         raise InvalidCredentials()
+    if mfa_is_enabled(user=user):
+        return mfa_challenge_issue(user=user)
     update_last_login(None, user)
     audit.info("login", extra={"event": "login", "user_id": user.pk})
     return token_pair_issue(user=user)

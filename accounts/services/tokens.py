@@ -15,7 +15,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
-from accounts.authentication import TOKEN_VERSION_CLAIM
+from accounts.authentication import SESSION_CLAIM, TOKEN_VERSION_CLAIM
 from accounts.exceptions import TokenNotValid
 from accounts.models import RotatedToken, User
 
@@ -27,6 +27,8 @@ def token_pair_issue(*, user: User) -> dict[str, str]:
     refresh = RefreshToken.for_user(user)
     refresh[TOKEN_VERSION_CLAIM] = user.token_version
     access = refresh.access_token
+    # The access token names its refresh token, so "every other session" can be revoked (MFA enrolment).
+    access[SESSION_CLAIM] = refresh[api_settings.JTI_CLAIM]
     return {"access": str(access), "refresh": str(refresh)}
 
 
@@ -59,9 +61,11 @@ def _outstanding(token: RefreshToken) -> OutstandingToken | None:
     return OutstandingToken.objects.filter(jti=token.payload.get(api_settings.JTI_CLAIM)).first()
 
 
-def refresh_tokens_revoke(*, user: User) -> int:
-    """Blacklist every refresh token of *user* that is not blacklisted yet; returns how many."""
+def refresh_tokens_revoke(*, user: User, keep_jti: str | None = None) -> int:
+    """Blacklist every refresh token of *user* that is not blacklisted yet (but *keep_jti*); returns how many."""
     pending = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    if keep_jti:
+        pending = pending.exclude(jti=keep_jti)
     created = BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token=outstanding) for outstanding in pending], ignore_conflicts=True
     )

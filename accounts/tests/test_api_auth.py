@@ -168,7 +168,7 @@ def test_tokens_and_responses_never_carry_a_hash(api_client):
     tokens = login(api_client, "h@example.com", DEFAULT_PASSWORD).json()
     for raw in tokens.values():
         payload = jwt.decode(raw, options={"verify_signature": False})
-        assert set(payload) <= {"token_type", "exp", "iat", "jti", "user_id", "ver"}
+        assert set(payload) <= {"token_type", "exp", "iat", "jti", "user_id", "ver", "sid"}
         assert user.password not in json.dumps(payload)
     me = bearer(tokens["access"]).get(f"{API}/users/me").content.decode()
     assert user.password not in me
@@ -372,7 +372,9 @@ def test_me_lists_roles_and_effective_permissions(client_for):
         "last_login",
         "roles",
         "permissions",
+        "mfa_enabled",
     }
+    assert body["mfa_enabled"] is False
 
 
 def test_me_patch_changes_only_the_name(user, user_client):

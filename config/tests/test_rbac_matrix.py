@@ -21,6 +21,8 @@ ROLES = ("anonymous", "viewer", "analyst", "manager", "user_admin", "superuser")
 OK, CREATED, GONE = HTTPStatus.OK, HTTPStatus.CREATED, HTTPStatus.NO_CONTENT
 DENIED, ANON = HTTPStatus.FORBIDDEN, HTTPStatus.UNAUTHORIZED
 BAD = HTTPStatus.BAD_REQUEST
+# The two-factor routes called by users without MFA: allowed, but not in this state.
+CONFLICT = HTTPStatus.CONFLICT
 # Without accounts.view_user no user is visible, so a user's detail route is a 404 (visibility before permission).
 UNSEEN = HTTPStatus.NOT_FOUND
 
@@ -44,6 +46,10 @@ MATRIX = [
         "json",
         expect(BAD, BAD, BAD, BAD, BAD),
     ),
+    ("post", "users/me/mfa/totp", None, "json", expect(OK, OK, OK, OK, OK)),
+    ("post", "users/me/mfa/totp/confirm", {"code": "123456"}, "json", expect(*[CONFLICT] * 5)),
+    ("delete", "users/me/mfa", {"password": "x", "code": "123456"}, "json", expect(*[CONFLICT] * 5)),
+    ("post", "users/me/mfa/recovery-codes", {"code": "123456"}, "json", expect(*[CONFLICT] * 5)),
     ("get", "admin/users", None, "json", expect(DENIED, DENIED, DENIED, OK, OK)),
     (
         "post",
@@ -55,6 +61,7 @@ MATRIX = [
     ("get", "admin/users/{ordinary}", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, OK, OK)),
     ("patch", "admin/users/{ordinary}", {"full_name": "Y"}, "json", expect(UNSEEN, UNSEEN, UNSEEN, OK, OK)),
     ("delete", "admin/users/{ordinary}", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, DENIED, GONE)),
+    ("post", "admin/users/{ordinary}/mfa-reset", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, GONE, GONE)),
     ("get", "admin/roles", None, "json", expect(DENIED, DENIED, DENIED, OK, OK)),
     (
         "post",

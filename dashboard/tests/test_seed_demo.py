@@ -127,3 +127,12 @@ def test_early_in_the_day_today_still_has_a_value(frozen):
     seed()
     assert Metric.objects.filter(name="active_users", timestamp__date=datetime(2026, 5, 20).date()).count() == 1
     assert Metric.objects.aggregate(last=Max("timestamp"))["last"] <= datetime(2026, 5, 20, 0, 0, 30, tzinfo=UTC)
+
+
+def test_demo_users_have_no_mfa_and_the_output_says_how_to_enrol(frozen):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    output = seed()
+    assert not TOTPDevice.objects.filter(user__email__in=EMAILS).exists()
+    assert "two-factor" in output
+    assert "/api/v1/users/me/mfa/totp" in output

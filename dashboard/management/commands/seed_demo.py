@@ -59,3 +59,8 @@ class Command(BaseCommand):
             "Log in at /admin/ as manager@demo.local to see every metric; analyst@demo.local sees only its own, "
             "viewer@demo.local owns none."
         )
+        self.stdout.write(
+            "The demo users have no two-factor authentication. With ADMIN_REQUIRE_MFA on (the default when DEBUG is "
+            "off) the admin asks each to enrol at the first login: scan the QR code with an authenticator app and "
+            "enter a code. Through the API: POST /api/v1/users/me/mfa/totp, then .../totp/confirm."
+        )

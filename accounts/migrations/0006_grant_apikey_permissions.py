@@ -32,7 +32,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_apikey"),
+        ("accounts", "0005_apikey"),
     ]
 
     operations = [migrations.RunPython(grant, revoke)]
