@@ -311,3 +311,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # delivered. Keep it above the longest import: a task still running when it expires is delivered a second time (the
 # import service then finds the upload locked or finished and does nothing).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+
+# --- Alerts ---------------------------------------------------------------------------------------------
+# This backend's public origin, for links to the staff UI in alert mails.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+ALERTS_INTERVAL_SECONDS = env.int("ALERTS_INTERVAL_SECONDS", default=60)
+# Retries after a failed delivery attempt, waiting ALERTS_WEBHOOK_BACKOFF_SECONDS x 2^(attempt - 1) before each.
+ALERTS_WEBHOOK_RETRIES = env.int("ALERTS_WEBHOOK_RETRIES", default=5)
+ALERTS_WEBHOOK_BACKOFF_SECONDS = env.float("ALERTS_WEBHOOK_BACKOFF_SECONDS", default=30)
+# Hosts webhooks may reach although they resolve to non-public addresses (e.g. an internal receiver).
+ALERTS_WEBHOOK_ALLOWED_HOSTS = env.list("ALERTS_WEBHOOK_ALLOWED_HOSTS", default=[])
+# The queue tasks go to (and beat sends to) unless routed otherwise.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Celery beat (`celery -A config beat`, or `worker -B`) evaluates every alert rule this often; a run that could not
+# start within the interval is dropped rather than piling up behind a stopped worker.
+CELERY_BEAT_SCHEDULE = {
+    "alerts-evaluate": {
+        "task": "dashboard.tasks.alerts_evaluate_task",
+        "schedule": float(ALERTS_INTERVAL_SECONDS),
+        "options": {"expires": float(ALERTS_INTERVAL_SECONDS)},
+    },
+}

@@ -1,12 +1,23 @@
-"""Staff UI for metrics, KPIs and uploads; staff see exactly the metrics the API would show them."""
+"""Staff UI for metrics, KPIs, uploads and alert rules; staff see exactly the metrics the API would show them."""
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.urls import path
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from dashboard.models import KPI, Metric, Upload
-from dashboard.selectors import metrics_visible_to, uploads_visible_to
+from dashboard.models import KPI, AlertRule, Metric, Upload
+from dashboard.selectors import alert_rules_visible_to, metrics_visible_to, uploads_visible_to
+from dashboard.services.alerts import (
+    RULE_FIELDS,
+    alert_rule_clean,
+    alert_rule_create,
+    alert_rule_delete,
+    alert_rule_update,
+)
+from dashboard.staff.alerts import AlertRuleEventsView
 from dashboard.staff.views import KPIDetailView, KPIOverviewView, MetricExplorerView, MetricImportView
 
 
@@ -128,3 +139,94 @@ class UploadAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class AlertRuleForm(forms.ModelForm):
+    """The rule checked by the same service as the API (conditions, channels, webhook URL safety)."""
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "name",
+            "kpi",
+            "condition",
+            "statuses",
+            "threshold",
+            "tz",
+            "channels",
+            "repeat_minutes",
+            "muted_until",
+        ]
+        help_texts = {
+            "statuses": 'For the "status" condition: a list such as ["at_risk", "off_track"] (or "no_data").',
+            "channels": 'A list such as [{"type": "email", "to": ["ops@example.com"]}, '
+            '{"type": "webhook", "url": "https://hooks.example.com/kpi"}].',
+            "repeat_minutes": "Empty: notify on changes only; else notify again every N minutes while firing.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Empty lists reach the rule service, whose messages say what a rule needs.
+        self.fields["channels"].required = False
+        self.fields["statuses"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            cleaned.update(alert_rule_clean({name: cleaned.get(name) for name in RULE_FIELDS}))
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
+        return cleaned
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    """Each staff member's own rules (superusers: all), written through the alert rule services."""
+
+    form = AlertRuleForm
+    list_display = ("name", "kpi", "condition", "state", "last_value", "last_status", "last_evaluated_at", "events")
+    list_filter = ("state", "condition")
+    list_select_related = ("kpi", "created_by")
+    search_fields = ("name", "kpi__name")
+    ordering = ("name", "id")
+    readonly_fields = ("state", "last_value", "last_status", "last_evaluated_at", "created_by", "created_at", "events")
+
+    def get_queryset(self, request):
+        return alert_rules_visible_to(request.user)
+
+    def get_urls(self):
+        site = self.admin_site
+        return [
+            path(
+                "<int:pk>/events/",
+                site.admin_view(AlertRuleEventsView.as_view(admin_site=site)),
+                name="dashboard_alertrule_events",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="events")
+    def events(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">Events and deliveries</a>', reverse("admin:dashboard_alertrule_events", args=[obj.pk])
+        )
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in RULE_FIELDS}
+        if change:
+            alert_rule_update(rule=obj, **fields)
+            return
+        created = alert_rule_create(created_by=request.user, **fields)
+        obj.pk = created.rule.pk
+        # The signing secret is shown once, as the API shows it once on creation.
+        self.message_user(
+            request, f"Webhook signing secret (shown only now): {created.webhook_secret}", messages.WARNING
+        )
+
+    def delete_model(self, request, obj):
+        alert_rule_delete(rule=obj)

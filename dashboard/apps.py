@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class DashboardConfig(AppConfig):
     name = "dashboard"
     verbose_name = "Dashboard"
+
+    def ready(self) -> None:
+        from dashboard.services.alerts import alerts_queue_register
+        from dashboard.tasks import CeleryAlertQueue
+
+        alerts_queue_register(CeleryAlertQueue())

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Avg, Count, F, Max, Min, QuerySet, Sum, Window
+from django.db.models import Avg, Count, F, Max, Min, Prefetch, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import User
-from dashboard.models import KPI, Metric, Upload
+from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule, Metric, Upload
 from dashboard.timeseries import TRUNC_BY_BUCKET, bucket_start, period_shift
 
 VIEW_ALL_METRICS = "dashboard.view_all_metrics"
@@ -258,6 +258,25 @@ def kpi_summary(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> lis
     return result
 
 
+def kpi_current_values(
+    *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime | None = None
+) -> dict[int, tuple[datetime, float | None]]:
+    """``{kpi id: (current period start, value or None)}`` over what *user* may see, as the summary's ``current``
+    gives them, in at most two queries per distinct period whatever the number of KPIs."""
+    now = now or timezone.now()
+    by_period: dict[str, list[KPI]] = defaultdict(list)
+    for kpi in kpis:
+        by_period[kpi.period].append(kpi)
+    result: dict[int, tuple[datetime, float | None]] = {}
+    for period, members in by_period.items():
+        start = bucket_start(now, period, tz)
+        end = period_shift(start, period, 1)
+        values = _period_values(user=user, kpis=members, period=period, start=start, end=end, tz=tz)
+        for kpi in members:
+            result[kpi.pk] = (start, values.get((kpi.metric_name, kpi.aggregation, start)))
+    return result
+
+
 def kpi_recent_series(
     *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime | None = None
 ) -> dict[int, list[Point]]:
@@ -282,3 +301,26 @@ def kpi_recent_series(
                 for t in starts
             ]
     return series
+
+
+# --- Alerts -------------------------------------------------------------------------------------------------
+
+
+def alert_rules_visible_to(user: User) -> QuerySet[AlertRule]:
+    """The rules *user* created (superusers: every rule)."""
+    rules = AlertRule.objects.select_related("kpi", "created_by")
+    if user.is_superuser:
+        return rules
+    return rules.filter(created_by_id=user.pk)
+
+
+def alert_events_of(*, rule: AlertRule) -> QuerySet[AlertEvent]:
+    """A rule's events, newest first, with every delivery attempt (one query for them, whatever the page size)."""
+    attempts = AlertDelivery.objects.order_by("id")
+    return rule.events.order_by("-created_at", "-id").prefetch_related(Prefetch("deliveries", queryset=attempts))
+
+
+def alert_firing_kpi_ids(*, user: User, kpi_ids: list[int]) -> set[int]:
+    """Which of *kpi_ids* have a firing rule among the rules *user* sees (one query)."""
+    firing = alert_rules_visible_to(user).filter(kpi_id__in=kpi_ids, state=AlertRule.State.FIRING)
+    return set(firing.order_by().values_list("kpi_id", flat=True).distinct())

@@ -1,7 +1,12 @@
-"""Celery tasks of the dashboard app."""
+"""Celery tasks of the dashboard app: queued uploads, and alert evaluation and delivery."""
+
+from __future__ import annotations
+
+from datetime import datetime
 
 from celery import shared_task
 
+from dashboard.services.alerts import alert_delivery_attempt, alerts_run
 from dashboard.services.uploads import upload_process
 
 
@@ -9,3 +14,26 @@ from dashboard.services.uploads import upload_process
 def upload_process_task(upload_id: int) -> str:
     """Import a queued upload. Redelivered after a worker dies; the interrupted transaction left nothing behind."""
     return upload_process(upload_id=upload_id).status
+
+
+@shared_task
+def alerts_evaluate_task(metric_names: list[str] | None = None) -> dict:
+    """Evaluate alert rules (beat: all of them; after a write: those on KPIs of *metric_names*)."""
+    outcome = alerts_run(metric_names=metric_names)
+    return {"evaluated": outcome.evaluated, "fired": outcome.fired, "resolved": outcome.resolved}
+
+
+@shared_task
+def alert_delivery_task(delivery_id: int) -> bool:
+    """Make one delivery attempt; the attempt row is claimed atomically, so a duplicate task does nothing."""
+    return alert_delivery_attempt(delivery_id=delivery_id, only_due=False) is not None
+
+
+class CeleryAlertQueue:
+    """The alert services' queue (see ``dashboard.services.alerts.AlertQueue``)."""
+
+    def evaluate(self, *, metric_names: list[str] | None) -> None:
+        alerts_evaluate_task.delay(metric_names=metric_names)
+
+    def deliver(self, *, delivery_id: int, eta: datetime | None) -> None:
+        alert_delivery_task.apply_async((delivery_id,), eta=eta)

@@ -1,6 +1,7 @@
 """Routes under /api/v1/dashboard/."""
 
 from config.routers import ApiRouter, api_path
+from dashboard.api.alert_views import AlertRuleViewSet
 from dashboard.api.views import KPIViewSet, MetricViewSet, SummaryView, UploadView, UploadViewSet
 
 app_name = "dashboard"
@@ -9,6 +10,7 @@ router = ApiRouter()
 router.register("dashboard/metrics", MetricViewSet, basename="metric")
 router.register("dashboard/kpis", KPIViewSet, basename="kpi")
 router.register("dashboard/uploads", UploadViewSet, basename="upload")
+router.register("dashboard/alerts", AlertRuleViewSet, basename="alert")
 
 urlpatterns = [
     api_path("dashboard/summary", SummaryView.as_view(), name="summary"),

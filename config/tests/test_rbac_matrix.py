@@ -13,12 +13,13 @@ from accounts.api_keys import key_digest
 from accounts.models import ApiKey
 from accounts.tests.factories import UserFactory
 from dashboard.models import Upload
-from dashboard.tests.factories import KPIFactory, MetricFactory
+from dashboard.tests.factories import AlertRuleFactory, KPIFactory, MetricFactory
 
 pytestmark = pytest.mark.django_db
 
 ROLES = ("anonymous", "viewer", "analyst", "manager", "user_admin", "superuser")
 OK, CREATED, GONE = HTTPStatus.OK, HTTPStatus.CREATED, HTTPStatus.NO_CONTENT
+ACCEPTED = HTTPStatus.ACCEPTED
 DENIED, ANON = HTTPStatus.FORBIDDEN, HTTPStatus.UNAUTHORIZED
 BAD = HTTPStatus.BAD_REQUEST
 # The two-factor routes called by users without MFA: allowed, but not in this state.
@@ -109,6 +110,16 @@ MATRIX = [
     ("delete", "dashboard/kpis/{kpi}", None, "json", expect(DENIED, DENIED, GONE, DENIED, GONE)),
     ("get", "dashboard/kpis/{kpi}/series", None, "json", expect(OK, OK, OK, DENIED, OK)),
     ("get", "dashboard/summary", None, "json", expect(OK, OK, OK, DENIED, OK)),
+    ("get", "dashboard/alerts", None, "json", expect(DENIED, OK, OK, DENIED, OK)),
+    ("post", "dashboard/alerts", "alert", "json", expect(DENIED, CREATED, CREATED, DENIED, CREATED)),
+    ("get", "dashboard/alerts/{alert}", None, "json", expect(DENIED, OK, OK, DENIED, OK)),
+    ("patch", "dashboard/alerts/{alert}", {"name": "Renamed"}, "json", expect(DENIED, OK, OK, DENIED, OK)),
+    ("delete", "dashboard/alerts/{alert}", None, "json", expect(DENIED, GONE, GONE, DENIED, GONE)),
+    ("get", "dashboard/alerts/{alert}/events", None, "json", expect(DENIED, OK, OK, DENIED, OK)),
+    ("post", "dashboard/alerts/{alert}/test", None, "json", expect(DENIED, ACCEPTED, ACCEPTED, DENIED, ACCEPTED)),
+    ("post", "dashboard/alerts/{alert}/rotate-secret", None, "json", expect(DENIED, OK, OK, DENIED, OK)),
+    ("get", "dashboard/alerts/{foreign_alert}", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, UNSEEN, OK)),
+    ("delete", "dashboard/alerts/{foreign_alert}", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, UNSEEN, GONE)),
 ]
 
 
@@ -139,10 +150,20 @@ def _objects_for(owner) -> dict:
         "upload": Upload.objects.create(filename="u.csv", sha256="0" * 64, status="succeeded", created_by=owner).pk,
         "kpi": KPIFactory().pk,
         "apikey": _api_key(owner, [])[0].pk,
+        "alert": AlertRuleFactory(created_by=owner).pk,
+        "foreign_alert": AlertRuleFactory().pk,
     }
 
 
 def _call(client, method, path, body, fmt, objects):
+    if body == "alert":
+        body = {
+            "name": "Watch",
+            "kpi": objects["kpi"],
+            "condition": "above",
+            "threshold": 1,
+            "channels": [{"type": "email", "to": ["ops@example.com"]}],
+        }
     data = csv_file() if body == "csv" else body
     return getattr(client, method)(f"/api/v1/{path.format(**objects)}", data, format=fmt)
 

@@ -10,6 +10,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from dashboard.models import KPI, Metric
+from dashboard.services.alerts import alerts_metrics_touched
 
 METRICS_BATCH_SIZE = 1000
 
@@ -22,19 +23,24 @@ def metrics_create(*, owner: User, items: Iterable[dict]) -> list[Metric]:
         Metric(name=item["name"], value=item["value"], timestamp=item.get("timestamp") or now, owner=owner)
         for item in items
     ]
-    return Metric.objects.bulk_create(metrics, batch_size=METRICS_BATCH_SIZE)
+    created = Metric.objects.bulk_create(metrics, batch_size=METRICS_BATCH_SIZE)
+    alerts_metrics_touched(names={metric.name for metric in created})
+    return created
 
 
 def metric_update(*, metric: Metric, **changes) -> Metric:
+    touched = {metric.name, changes.get("name", metric.name)}
     for field in ("name", "value", "timestamp"):
         if field in changes:
             setattr(metric, field, changes[field])
     metric.save(update_fields=[field for field in ("name", "value", "timestamp") if field in changes] or None)
+    alerts_metrics_touched(names=touched)
     return metric
 
 
 def metric_delete(*, metric: Metric) -> None:
     metric.delete()
+    alerts_metrics_touched(names={metric.name})
 
 
 def _unique_slug(name: str, exclude_pk: int | None = None) -> str:

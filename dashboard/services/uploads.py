@@ -26,6 +26,7 @@ from accounts.models import User
 from dashboard.csv_import import FileUnreadable, RowErrors, UnsupportedFormat, inspect_file, iter_rows
 from dashboard.exceptions import DuplicateUpload, InvalidFile, UploadBusy, UploadTooLarge
 from dashboard.models import Metric, Upload
+from dashboard.services.alerts import alerts_metrics_touched
 
 logger = logging.getLogger("dashboard.uploads")
 
@@ -143,6 +144,7 @@ def upload_process(*, upload_id: int, progress: Progress | None = None) -> Uploa
                     errors=[{"row": None, "column": None, "message": str(exc)}],
                     error_count=1,
                 )
+            alerts_metrics_touched(names=None)
             return _finish(
                 upload,
                 status=Upload.Status.SUCCEEDED,
@@ -237,6 +239,7 @@ def upload_delete(*, upload: Upload) -> int:
         upload.delete()
         if name:
             transaction.on_commit(lambda: default_storage.delete(name))
+        alerts_metrics_touched(names=None)
     return deleted
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import factory
 
 from accounts.tests.factories import UserFactory
-from dashboard.models import KPI, Metric
+from dashboard.models import KPI, AlertRule, Metric
 
 
 class MetricFactory(factory.django.DjangoModelFactory):
@@ -29,3 +29,19 @@ class KPIFactory(factory.django.DjangoModelFactory):
     period = "month"
     target = 100.0
     direction = "up"
+
+
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    """A rule firing when its KPI's current value is above 100, telling one mailbox."""
+
+    class Meta:
+        model = AlertRule
+
+    name = factory.Sequence(lambda n: f"Alert {n}")
+    kpi = factory.SubFactory(KPIFactory)
+    condition = "above"
+    threshold = 100.0
+    tz = "UTC"
+    channels = factory.LazyFunction(lambda: [{"type": "email", "to": ["ops@example.com"]}])
+    webhook_secret = factory.Sequence(lambda n: f"whsec_test_{n:040d}")
+    created_by = factory.SubFactory(UserFactory)
