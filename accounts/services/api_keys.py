@@ -104,8 +104,11 @@ def api_key_authenticate(*, raw: str) -> ApiKey:
     prefix = key_prefix(raw)
     if prefix is None:
         raise TokenNotValid("Malformed API key.")
-    api_key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
-    if api_key is None or not key_matches(raw, api_key.digest):
+    try:
+        api_key = ApiKey.objects.select_related("user").get(prefix=prefix)
+    except ApiKey.DoesNotExist:
+        raise TokenNotValid("Invalid API key.") from None
+    if not key_matches(raw, api_key.digest):
         raise TokenNotValid("Invalid API key.")
     now = timezone.now()
     if api_key.revoked_at is not None:
