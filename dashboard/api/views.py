@@ -40,6 +40,7 @@ from dashboard.selectors import (
     kpi_list,
     kpi_series,
     kpi_summary,
+    metric_count,
     metric_list,
     metric_names,
     metric_series,
@@ -112,7 +113,9 @@ class MetricViewSet(viewsets.ModelViewSet):
 
     @extend_schema(parameters=METRIC_FILTER_PARAMETERS)
     def list(self, request: Request) -> Response:
-        metrics = metric_list(user=request.user, filters=_metric_filters(request))
+        filters = _metric_filters(request)
+        metrics = metric_list(user=request.user, filters=filters)
+        self.paginator.known_count = metric_count(user=request.user, filters=filters)
         page = self.paginate_queryset(metrics)
         return self.get_paginated_response(MetricSerializer(page, many=True).data)
 

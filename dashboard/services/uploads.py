@@ -27,6 +27,7 @@ from dashboard.csv_import import FileUnreadable, RowErrors, UnsupportedFormat, i
 from dashboard.exceptions import DuplicateUpload, InvalidFile, UploadBusy, UploadTooLarge
 from dashboard.models import Metric, Upload
 from dashboard.services.alerts import alerts_metrics_touched
+from dashboard.services.rollup import rollup_copy_cells
 
 logger = logging.getLogger("dashboard.uploads")
 
@@ -193,21 +194,64 @@ def _reporting(rows: Iterable, progress: Progress, binary, size: int):
 
 
 COPY_SQL = "COPY dashboard_metric (name, value, timestamp, owner_id, upload_id) FROM STDIN (FORMAT BINARY)"
+ID_SEQUENCE_SQL = "pg_get_serial_sequence('dashboard_metric', 'id')"
 
 
 def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, int]:
+    """COPY the rows and, while streaming them, aggregate them into the upload's rollup cells, then COPY those.
+
+    The ids COPY assigns follow the rows' order; the sequence is read before and after, so when no other writer took
+    ids meanwhile row *k* has id ``before + k``; otherwise the ids are read back. ``last`` needs them for its ties.
+    """
     total = 0
     owner_id, upload_id = upload.created_by_id, upload.pk
-    with connection.cursor() as cursor, cursor.cursor.copy(COPY_SQL) as copy:
-        copy.set_types(["text", "float8", "timestamptz", "int8", "int8"])
-        write_row = copy.write_row
-        for name, value, timestamp in rows:
-            total += 1
-            if not errors.count:
+    # {(name, UTC hour): [count, sum, min, max, first, last timestamp, last row number, last value]}
+    cells: dict[tuple, list] = {}
+    utc = UTC
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT nextval({ID_SEQUENCE_SQL})")
+        (before,) = cursor.fetchone()
+        with cursor.cursor.copy(COPY_SQL) as copy:
+            copy.set_types(["text", "float8", "timestamptz", "int8", "int8"])
+            write_row = copy.write_row
+            get = cells.get
+            for name, value, timestamp in rows:
+                total += 1
+                if errors.count:
+                    continue
                 write_row((name, value, timestamp, owner_id, upload_id))
-        if errors.count:
-            # Abort the COPY; the surrounding transaction is rolled back too.
-            raise _RowsRejected(total + errors.count)
+                moment = timestamp if timestamp.tzinfo is utc else timestamp.astimezone(utc)
+                key = (name, moment.replace(minute=0, second=0, microsecond=0))
+                cell = get(key)
+                if cell is None:
+                    cells[key] = [1, value, value, value, moment, moment, total, value]
+                    continue
+                cell[0] += 1
+                cell[1] += value
+                if value < cell[2]:
+                    cell[2] = value
+                if value > cell[3]:
+                    cell[3] = value
+                if moment < cell[4]:
+                    cell[4] = moment
+                if moment >= cell[5]:
+                    cell[5], cell[6], cell[7] = moment, total, value
+            if errors.count:
+                # Abort the COPY; the surrounding transaction is rolled back too.
+                raise _RowsRejected(total + errors.count)
+        cursor.execute(f"SELECT currval({ID_SEQUENCE_SQL})")
+        (after,) = cursor.fetchone()
+        if after - before == total:
+            ids = None
+        else:
+            cursor.execute("SELECT id FROM dashboard_metric WHERE upload_id = %s ORDER BY id", [upload_id])
+            ids = [row[0] for row in cursor.fetchall()]
+    rollup_copy_cells(
+        rows=(
+            (name, hour, owner_id, upload_id, n, total_, low, high, first, last, ids[k - 1] if ids else before + k, v)
+            for (name, hour), (n, total_, low, high, first, last, k, v) in cells.items()
+        )
+    )
     return total, total
 
 
@@ -234,9 +278,10 @@ def upload_delete(*, upload: Upload) -> int:
     if upload.status in (Upload.Status.PENDING, Upload.Status.PROCESSING):
         raise UploadBusy()
     with transaction.atomic():
-        deleted, _ = Metric.objects.filter(upload=upload).delete()
         name = upload.file.name
-        upload.delete()
+        # Cascades to its metrics; its rollup cells go with it (dashboard.signals), nothing to recompute.
+        _, counts = upload.delete()
+        deleted = counts.get(Metric._meta.label, 0)
         if name:
             transaction.on_commit(lambda: default_storage.delete(name))
         alerts_metrics_touched(names=None)
