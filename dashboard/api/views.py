@@ -49,6 +49,7 @@ from dashboard.selectors import (
 )
 from dashboard.services import kpi_create, kpi_delete, kpi_update, metric_delete, metric_update, metrics_create
 from dashboard.services.uploads import metrics_import, upload_delete
+from idempotency.decorators import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 EXPORT_CHUNK_ROWS = 2000
 
@@ -133,8 +134,10 @@ class MetricViewSet(viewsets.ModelViewSet):
                 many=False,
             )
         },
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         description="One metric object, or a list of up to 10,000 (all or nothing; errors keyed by list index).",
     )
+    @idempotent
     def create(self, request: Request) -> Response:
         many = isinstance(request.data, list)
         kwargs = {"many": True, "max_length": METRICS_CREATE_MAX, "allow_empty": False} if many else {}
@@ -263,9 +266,10 @@ class UploadView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadInputSerializer},
-        parameters=[OpenApiParameter("allow_duplicate", bool)],
+        parameters=[OpenApiParameter("allow_duplicate", bool), IDEMPOTENCY_KEY_PARAMETER],
         responses={201: UploadSerializer, 202: UploadSerializer},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = _validated_data(UploadInputSerializer, request.data)
         allow_duplicate = request.query_params.get("allow_duplicate", "").lower() in ("1", "true", "yes")
