@@ -6,12 +6,17 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Exists, OuterRef, Prefetch
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import rbac
 from accounts.forms import AdminLoginForm, UserChangeForm, UserCreationForm
-from accounts.models import Role, User
-from accounts.selectors import user_role_names
+from accounts.models import ApiKey, Role, User
+from accounts.selectors import api_keys_of, user_role_names
+from accounts.services.api_keys import api_key_revoke
 from accounts.services.mfa import mfa_reset
 from accounts.services.roles import role_create, role_delete, role_update
 from accounts.services.users import user_delete, user_roles_changed_record, user_update
@@ -27,6 +32,14 @@ if admin.site.is_registered(TOTPDevice):
 # The login asks staff with two-factor authentication for their code.
 admin.site.login_form = AdminLoginForm
 admin.site.login_template = "accounts/admin_login.html"
+
+
+API_KEY_ADMIN_FIELDS = ("name", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at")
+API_KEY_ADMIN_TITLES = ("name", "prefix", "scopes", "created", "expires", "last used", "revoked")
+
+
+def _when(moment) -> str:
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else "-"
 
 
 @admin.register(User)
@@ -59,8 +72,40 @@ class UserAdmin(DjangoUserAdmin):
     def roles(self, user: User) -> str:
         return ", ".join(user_role_names(user=user))
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and request.user.has_perm("accounts.view_apikey"):
+            fieldsets = (*fieldsets, ("API keys", {"fields": ("api_key_table",)}))
+        return fieldsets
+
+    @admin.display(description="API keys")
+    def api_key_table(self, user: User) -> str:
+        """The user's keys, read-only (never a digest); revoking is an action of the API keys list."""
+        keys = api_keys_of(user=user)
+        if not keys:
+            return "None"
+        rows = format_html_join(
+            "",
+            "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    reverse("admin:accounts_apikey_change", args=[key.pk]),
+                    key.name,
+                    key.prefix,
+                    ", ".join(key.scopes),
+                    _when(key.created_at),
+                    _when(key.expires_at),
+                    _when(key.last_used_at),
+                    _when(key.revoked_at),
+                )
+                for key in keys
+            ),
+        )
+        header = format_html_join("", "<th>{}</th>", ((title,) for title in API_KEY_ADMIN_TITLES))
+        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", header, rows)
+
     def get_readonly_fields(self, request, obj=None):
-        readonly = tuple(super().get_readonly_fields(request, obj))
+        readonly = (*super().get_readonly_fields(request, obj), "api_key_table")
         if rbac.is_superuser(request.user):
             return readonly
         return (*readonly, "is_staff", "is_superuser", "user_permissions")
@@ -200,3 +245,39 @@ class RoleAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for role in queryset:
             role_delete(actor=request.user, role=role)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Every key, read-only (no way to see or set a secret: keys are created only through the API, shown once);
+    ``accounts.view_apikey`` to see them, ``accounts.delete_apikey`` for the revoke action."""
+
+    list_display = ("name", "user", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    list_select_related = ("user",)
+    search_fields = ("name", "prefix", "user__email")
+    ordering = ("-created_at", "-id")
+    fields = ("user", *API_KEY_ADMIN_FIELDS)
+    readonly_fields = fields
+    actions = ["revoke_keys"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Keys are revoked, never deleted, so their history stays.
+        return False
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.delete_apikey")
+
+    @admin.action(description="Revoke selected API keys", permissions=["revoke"])
+    def revoke_keys(self, request, queryset) -> None:
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=api_key, actor=request.user)
+            revoked += 1
+        self.message_user(request, f"{revoked} API key(s) revoked.", messages.SUCCESS)

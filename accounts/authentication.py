@@ -1,9 +1,12 @@
-"""JWT authentication that also rejects tokens issued before the user's last revocation event."""
+"""The project's one authentication class: a JWT (with the per-user version check) or an API key."""
 
 from __future__ import annotations
 
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+
+from accounts.api_key_authentication import authenticate_api_key
+from accounts.api_keys import bearer_api_key
 
 TOKEN_VERSION_CLAIM = "ver"
 # On access tokens: the jti of the refresh token they were issued with (their session).
@@ -11,10 +14,16 @@ SESSION_CLAIM = "sid"
 
 
 class VersionedJWTAuthentication(JWTAuthentication):
-    """simplejwt's Bearer authentication plus the per-user token version check.
+    """simplejwt's Bearer authentication plus the per-user token version check; a ``dsh_…`` bearer is an API key.
 
-    Every failure (unknown or inactive user, stale version) is a 401 ``token_not_valid``.
+    Every failure (unknown or inactive user, stale version, bad key) is a 401 ``token_not_valid``.
     """
+
+    def authenticate(self, request):
+        raw_key = bearer_api_key(request.META.get("HTTP_AUTHORIZATION", ""))
+        if raw_key is not None:
+            return authenticate_api_key(request, raw_key)
+        return super().authenticate(request)
 
     def get_user(self, validated_token):
         try:

@@ -11,12 +11,13 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+from accounts.api_keys import ApiKeyScopedPermissionsMixin
 from accounts.managers import UserManager
 
 audit = logging.getLogger("dashboard.audit")
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(ApiKeyScopedPermissionsMixin, AbstractBaseUser, PermissionsMixin):
     # unique=True keeps auth.E003 satisfied; the Lower() constraint below is what makes it case-insensitive.
     email = models.EmailField("email address", max_length=254, unique=True)
     full_name = models.CharField(max_length=255, blank=True)
@@ -98,6 +99,37 @@ class RotatedToken(models.Model):
 
     def __str__(self) -> str:
         return f"rotated {self.token_id}"
+
+
+class ApiKey(models.Model):
+    """A long-lived, scoped credential for machines: ``dsh_<prefix>_<secret>``, of which only a digest is stored.
+
+    It acts as its owner with ``scopes`` ∩ the owner's current permissions (``accounts.api_keys``).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Public identifier, part of the key.")
+    # SHA-256 of the whole key: the secret has 256 random bits, so a slow hash would add nothing but latency.
+    digest = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, help_text="Permissions (app.codename) the key may use.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="accounts_apikey_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (dsh_{self.prefix}_…)"
+
+    def is_active_at(self, moment) -> bool:
+        """Not revoked and not expired at *moment* (the owner's state is checked separately)."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
 
 
 class RecoveryCode(models.Model):

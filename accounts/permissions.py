@@ -5,6 +5,8 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 from rest_framework_simplejwt.tokens import Token
 
+from accounts.api_keys import bearer_api_key
+
 
 class ModelPermissions(DjangoModelPermissions):
     """DRF's model permissions, except that reading also needs ``view_<model>`` (DRF asks nothing for GET)."""
@@ -22,6 +24,15 @@ class IsAuthenticatedUser(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated)
+
+
+class RefusesApiKeys(BasePermission):
+    """For views without authentication (``auth/*``): a request presenting an API key is a 403."""
+
+    message = "API keys cannot be used on auth endpoints."
+
+    def has_permission(self, request, view) -> bool:
+        return bearer_api_key(request.META.get("HTTP_AUTHORIZATION", "")) is None
 
 
 class IsAuthenticatedWithJWT(IsAuthenticatedUser):

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 
 
 def user_role_names(*, user: User) -> list[str]:
@@ -84,3 +85,27 @@ def permissions_by_codes(*, codes: Iterable[str]) -> tuple[list[Permission], lis
             lookup |= Q(content_type__app_label=app_label, codename=codename)
     found = {permission_code(p): p for p in Permission.objects.select_related("content_type").filter(lookup)}
     return [found[code] for code in wanted if code in found], [code for code in wanted if code not in found]
+
+
+def api_keys_of(*, user: User) -> QuerySet[ApiKey]:
+    """*user*'s own keys, revoked and expired ones included, newest first."""
+    return ApiKey.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def api_keys_list(*, user_id: int | None = None, active: bool | None = None) -> QuerySet[ApiKey]:
+    """Every key for administration, newest first. *active*: keys that would authenticate now (not revoked, not
+    expired, owner active) or, when false, the others."""
+    keys = ApiKey.objects.order_by("-created_at", "-id")
+    if user_id is not None:
+        keys = keys.filter(user_id=user_id)
+    if active is not None:
+        usable = Q(revoked_at__isnull=True, user__is_active=True) & (
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        )
+        keys = keys.filter(usable) if active else keys.exclude(usable)
+    return keys
+
+
+def api_keys_visible_to(*, user: User) -> QuerySet[ApiKey]:
+    """The keys *user* may see in administration: all with ``accounts.view_apikey``, else none."""
+    return api_keys_list() if user.has_perm("accounts.view_apikey") else ApiKey.objects.none()

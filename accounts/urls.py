@@ -1,6 +1,7 @@
 """Routes under /api/v1/ for authentication, the current user and administration."""
 
 from accounts.api.admin_views import AdminUserViewSet, PermissionListView, RoleViewSet
+from accounts.api.api_key_views import AdminApiKeyViewSet, MeApiKeyViewSet
 from accounts.api.mfa_views import MfaLoginView, MfaView, RecoveryCodesView, TotpConfirmView, TotpEnrolmentView
 from accounts.api.views import (
     LoginView,
@@ -19,6 +20,8 @@ app_name = "accounts"
 admin_router = ApiRouter()
 admin_router.register("admin/users", AdminUserViewSet, basename="admin-users")
 admin_router.register("admin/roles", RoleViewSet, basename="admin-roles")
+admin_router.register("admin/api-keys", AdminApiKeyViewSet, basename="admin-api-keys")
+admin_router.register("users/me/api-keys", MeApiKeyViewSet, basename="me-api-keys")
 
 urlpatterns = [
     api_path("auth/register", RegisterView.as_view(), name="register"),

@@ -52,6 +52,21 @@ def database_config(env: environ.Env, base_dir: Path) -> dict:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(base_dir / "db.sqlite3"),
         }
+    return _connection_defaults(env, config)
+
+
+def replica_database_config(env: environ.Env) -> dict | None:
+    """``DATABASE_REPLICA_URL``: a read replica of the primary (same schema, read-only), or None when unset.
+
+    Under tests it mirrors the primary's test database (no second test database is created)."""
+    if not env.str("DATABASE_REPLICA_URL", default=""):
+        return None
+    config = _connection_defaults(env, env.db_url("DATABASE_REPLICA_URL"))
+    config["TEST"] = {"MIRROR": "default"}
+    return config
+
+
+def _connection_defaults(env: environ.Env, config: dict) -> dict:
     config.setdefault("ATOMIC_REQUESTS", False)
     if config["ENGINE"] == "django.db.backends.postgresql":
         config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

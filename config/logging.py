@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-# Defence in depth: JWTs and Authorization values must never reach a log even if some code logs them.
+# Defence in depth: JWTs, API keys and Authorization values must never reach a log even if some code logs them.
 _SECRET_PATTERNS = [
+    # API keys keep their public prefix (which key it was), never their secret.
+    (re.compile(r"(dsh_[0-9a-f]{12})_[A-Za-z0-9_-]+"), r"\1_[redacted]"),
+    (re.compile(r"dsh_(?![0-9a-f]{12}_\[redacted\])[A-Za-z0-9_-]{4,}"), "dsh_[redacted]"),
     (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
     (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1[redacted]"),
     (
         re.compile(
-            r"(?i)(\"?(?:password|new_password|current_password|token|refresh|access)\"?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,}]+)"
+            r"(?i)(\"?(?:password|new_password|current_password|token|refresh|access|key)\"?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,}]+)"
         ),
         r"\1[redacted]",
     ),

@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from config.db_routers import pin_to_primary, replica_allowed, replica_configured
 from config.exceptions import error_response, log_unhandled
 from config.logging import request_id_var
 
@@ -54,6 +55,25 @@ class RequestIdMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+class ReadYourWritesMiddleware:
+    """Lets the request's read-only dashboard selectors use the read replica; after a write request by a signed-in
+    user (any method but GET, HEAD, OPTIONS), pins that user's reads to the primary for a few seconds."""
+
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with replica_allowed():
+            response = self.get_response(request)
+        if request.method not in self.SAFE_METHODS and replica_configured():
+            user = getattr(request, "user", None)  # DRF's authenticated user, set on the request by the view
+            if user is not None and user.is_authenticated:
+                pin_to_primary(user.pk)
+        return response
 
 
 class SecurityHeadersMiddleware:

@@ -12,7 +12,7 @@ ERROR_COMPONENT = {
             "description": "A machine code: invalid, parse_error, invalid_rows, invalid_file, not_authenticated, "
             "token_not_valid, invalid_credentials, permission_denied, registration_closed, not_found, "
             "method_not_allowed, duplicate_upload, user_owns_data, conflict, payload_too_large, "
-            "unsupported_media_type, throttled, server_error.",
+            "unsupported_media_type, idempotency_key_reused, idempotency_in_progress, throttled, server_error.",
         },
         "errors": {
             "description": "Validation errors (400 invalid: field -> messages, or list index -> field errors; "
@@ -29,10 +29,28 @@ _DESCRIPTIONS = {
     "403": "Authenticated, but not allowed.",
     "404": "Not found, or not visible to the caller.",
     "429": "Throttled; see Retry-After.",
+    "409": "Conflict (idempotency_in_progress: a request with this Idempotency-Key is still running).",
+    "422": "idempotency_key_reused: this Idempotency-Key was used for a different request.",
 }
 
 
 _TOKEN_ENDPOINTS = ("/login", "/login/mfa", "/refresh", "/logout")
+
+
+def _takes_idempotency_key(operation: dict) -> bool:
+    return any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
+
+
+REPLAYED_HEADER = {
+    "description": "`true` when this is the kept response of an earlier request with the same Idempotency-Key.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def _document_replay_header(operation: dict) -> None:
+    for status, response in operation["responses"].items():
+        if status.startswith("2"):
+            response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED_HEADER
 
 
 def add_error_responses(result: dict, generator, request, public) -> dict:
@@ -53,6 +71,9 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 statuses += ["401", "403"]
             if "{" in path:
                 statuses += ["404"]
+            if _takes_idempotency_key(operation):
+                statuses += ["409", "422"]
+                _document_replay_header(operation)
             for status in statuses:
                 operation["responses"].setdefault(status, {"description": _DESCRIPTIONS[status], "content": reference})
             for status, response in operation["responses"].items():

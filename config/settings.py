@@ -6,10 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_config, is_placeholder_secret, proxy_ssl_header
+from config.env import database_config, is_placeholder_secret, proxy_ssl_header, replica_database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "accounts",
     "dashboard",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.ReadYourWritesMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.AdminMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -94,6 +97,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config(env, BASE_DIR)}
+# A read replica: the read-only dashboard selectors use it (config.db_routers); a writer reads the primary for
+# DATABASE_REPLICA_PIN_SECONDS after its write.
+if (_replica := replica_database_config(env)) is not None:
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["config.db_routers.PrimaryReplicaRouter"]
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -191,13 +200,16 @@ CONTENT_SECURITY_POLICY = {
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Content-Disposition"]
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Content-Disposition", "Idempotent-Replayed"]
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
 
 # --- API ------------------------------------------------------------------------------------------------
 API_V1_STR = "/api/v1"
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://localhost:5173")
 REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=True)
 DEFAULT_ROLE = env.str("DEFAULT_ROLE", default="viewer")
+# How long the response to a request with an Idempotency-Key is kept for replay.
+IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 
 # Two-factor authentication (django-otp TOTP): staff without it are sent to enrolment before any admin page.
 ADMIN_REQUIRE_MFA = env.bool("ADMIN_REQUIRE_MFA", default=not DEBUG)
@@ -222,6 +234,7 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "refresh": env.str("THROTTLE_REFRESH", default="30/min"),
         "password": env.str("THROTTLE_PASSWORD", default="5/min"),
+        "api_key": env.str("THROTTLE_API_KEY", default="6000/min"),
     },
 }
 
@@ -330,5 +343,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboard.tasks.alerts_evaluate_task",
         "schedule": float(ALERTS_INTERVAL_SECONDS),
         "options": {"expires": float(ALERTS_INTERVAL_SECONDS)},
+    },
+    # Expired Idempotency-Key records (IDEMPOTENCY_TTL_HOURS); `manage.py idempotency_purge` does the same from cron.
+    "idempotency-purge": {
+        "task": "idempotency.tasks.idempotency_purge_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
 }

@@ -16,6 +16,7 @@ from dashboard.services.alerts import (
     alert_rule_create,
     alert_rule_delete,
     alert_rule_update,
+    alerts_metrics_touched,
 )
 from dashboard.staff.alerts import AlertRuleEventsView
 from dashboard.staff.views import KPIDetailView, KPIOverviewView, MetricExplorerView, MetricImportView
@@ -71,6 +72,16 @@ class MetricAdmin(admin.ModelAdmin):
         if not change:
             obj.owner = request.user
         super().save_model(request, obj, form, change)
+        alerts_metrics_touched(names={obj.name, form.initial.get("name") or obj.name})
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        alerts_metrics_touched(names={obj.name})
+
+    def delete_queryset(self, request, queryset):
+        names = set(queryset.values_list("name", flat=True).distinct())
+        super().delete_queryset(request, queryset)
+        alerts_metrics_touched(names=names)
 
     def get_urls(self):
         site = self.admin_site

@@ -6,6 +6,7 @@ class DashboardConfig(AppConfig):
     verbose_name = "Dashboard"
 
     def ready(self) -> None:
+        from dashboard import signals  # noqa: F401
         from dashboard.services.alerts import alerts_queue_register
         from dashboard.tasks import CeleryAlertQueue
 

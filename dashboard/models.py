@@ -6,8 +6,10 @@ import uuid
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
+
+from dashboard.managers import ROLLUP_FIELDS, MetricQuerySet
 
 
 class Aggregation(models.TextChoices):
@@ -63,7 +65,11 @@ class Upload(models.Model):
 
 
 class Metric(models.Model):
-    """One measured value: the seed's model plus the upload that created it, if any."""
+    """One measured value: the seed's model plus the upload that created it, if any.
+
+    Every ORM write (``save``, ``delete``, and the queryset's ``bulk_create``, ``bulk_update``, ``update``,
+    ``delete``) keeps :class:`MetricHour` exact in the same transaction; the COPY import does it itself.
+    """
 
     name = models.CharField(max_length=255)
     value = models.FloatField()
@@ -74,16 +80,80 @@ class Metric(models.Model):
     )
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, null=True, blank=True, related_name="metrics")
 
+    objects = MetricQuerySet.as_manager()
+
     class Meta:
         ordering = ["-timestamp", "-id"]
         permissions = [("view_all_metrics", "Can view every user's metrics")]
         indexes = [
             models.Index(fields=["owner", "name", "timestamp"], name="metric_owner_name_ts_idx"),
             models.Index(fields=["name", "timestamp"], name="metric_name_ts_idx"),
+            # The list's order (-timestamp, -id): its first page reads 100 index entries, not every row.
+            models.Index(fields=["timestamp", "id"], name="metric_ts_id_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name}={self.value} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        from dashboard.services import rollup
+
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            if self._state.adding and self.pk is None:
+                super().save(*args, **kwargs)
+                rollup.rollup_add(metrics=[self], using=using)
+            else:
+                # The stored row, not this instance's memory of it: its cell is the one to refresh.
+                stored = type(self).objects.using(using).filter(pk=self.pk).select_for_update()
+                before = stored.values_list(*ROLLUP_FIELDS).first()
+                super().save(*args, **kwargs)
+                after = tuple(getattr(self, field) for field in ROLLUP_FIELDS)
+                rollup.rollup_refresh(rows=[row for row in (before, after) if row is not None], using=using)
+
+    def delete(self, using=None, keep_parents=False):
+        from dashboard.services import rollup
+
+        using = using or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            stored = type(self).objects.using(using).filter(pk=self.pk).select_for_update()
+            stored = stored.values_list(*ROLLUP_FIELDS).first()
+            result = super().delete(using=using, keep_parents=keep_parents)
+            if stored is not None:
+                rollup.rollup_refresh(rows=[stored], using=using)
+        return result
+
+
+class MetricHour(models.Model):
+    """The hourly rollup: the metrics of one owner and name in one UTC hour, per source (0 for metrics written
+    through the API or the admin, else the upload that imported them), kept exact by every write path.
+
+    Reads compose series, summaries, names and counts from these cells (one row per hour instead of one per metric);
+    an upload's cells go with it when it is deleted.
+    """
+
+    pk = models.CompositePrimaryKey("name", "hour", "owner", "source")
+    name = models.CharField(max_length=255)
+    hour = models.DateTimeField()
+    # Derived data: no constraint to check on every insert; Metric's own foreign key protects the owner.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    source = models.BigIntegerField(default=0)
+    value_count = models.BigIntegerField()
+    value_sum = models.FloatField()
+    value_min = models.FloatField()
+    value_max = models.FloatField()
+    first_timestamp = models.DateTimeField()
+    last_timestamp = models.DateTimeField()
+    last_id = models.BigIntegerField()
+    last_value = models.FloatField()
+
+    class Meta:
+        verbose_name = "metric hour"
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.hour:%Y-%m-%d %H:00} ({self.value_count})"
 
 
 class KPI(models.Model):
@@ -222,3 +292,24 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} attempt {self.attempt}"
+
+
+class MetricTotal(models.Model):
+    """Per name, owner and source (as in :class:`MetricHour`): how many metrics, the first and the last timestamp.
+    ``metrics/names`` and the list's count over all time read these few rows instead of every hour."""
+
+    pk = models.CompositePrimaryKey("name", "owner", "source")
+    name = models.CharField(max_length=255)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    source = models.BigIntegerField(default=0)
+    value_count = models.BigIntegerField()
+    first_timestamp = models.DateTimeField()
+    last_timestamp = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "metric total"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.value_count})"

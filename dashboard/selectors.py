@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Avg, Count, F, Max, Min, Prefetch, QuerySet, Sum, Window
+from django.db.models import Avg, BigIntegerField, Count, F, Max, Min, Prefetch, QuerySet, Sum, Value, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import User
-from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule, Metric, Upload
+from config.db_routers import read_alias, replica_reads
+from dashboard import rollup
+from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule, Metric, MetricHour, MetricTotal, Upload
 from dashboard.timeseries import TRUNC_BY_BUCKET, bucket_start, period_shift
 
 VIEW_ALL_METRICS = "dashboard.view_all_metrics"
@@ -41,10 +43,14 @@ class Point:
 
 def metrics_visible_to(user: User) -> QuerySet[Metric]:
     """The one rule of visibility: one's own metrics, or all of them with ``dashboard.view_all_metrics``."""
-    metrics = Metric.objects.all()
+    return _visible(Metric.objects.all(), user)
+
+
+def _visible(rows: QuerySet, user: User) -> QuerySet:
+    """*rows* (metrics or their rollup cells) narrowed to what *user* may see."""
     if user.has_perm(VIEW_ALL_METRICS):
-        return metrics
-    return metrics.filter(owner_id=user.pk)
+        return rows
+    return rows.filter(owner_id=user.pk)
 
 
 def uploads_visible_to(user: User) -> QuerySet[Upload]:
@@ -68,24 +74,175 @@ def _filter_metrics(metrics: QuerySet[Metric], filters: MetricFilters) -> QueryS
     return metrics
 
 
-def metric_list(*, user: User, filters: MetricFilters) -> QuerySet[Metric]:
-    metrics = _filter_metrics(metrics_visible_to(user), filters)
-    return metrics.order_by(filters.ordering or "-timestamp", "-id")
+def _filter_cells(cells: QuerySet, filters: MetricFilters) -> QuerySet:
+    """Rollup rows (cells or totals) under the filters they can answer; the time range is :func:`rollup.split`'s."""
+    if filters.name is not None:
+        cells = cells.filter(name=filters.name)
+    if filters.names is not None:
+        cells = cells.filter(name__in=filters.names)
+    if filters.owner is not None:
+        cells = cells.filter(owner_id=filters.owner)
+    return cells
 
 
-def metric_names(*, user: User, filters: MetricFilters) -> list[dict]:
-    """``[{name, count, first, last}]`` over the visible metrics, by name."""
-    rows = (
-        _filter_metrics(metrics_visible_to(user), filters)
-        .values("name")
-        .annotate(count=Count("id"), first=Min("timestamp"), last=Max("timestamp"))
-        .order_by("name")
+def _split(user: User, filters: MetricFilters, tz: ZoneInfo | None = None) -> tuple[QuerySet | None, QuerySet | None]:
+    """``(rollup cells, raw rows)`` holding exactly the visible metrics under *filters*, each once."""
+    return rollup.split(
+        metrics=_filter_metrics(metrics_visible_to(user), filters),
+        cells=_filter_cells(_visible(MetricHour.objects.all(), user), filters),
+        start=filters.start,
+        end=filters.end,
+        tz=tz,
     )
-    return list(rows)
+
+
+def metric_list(*, user: User, filters: MetricFilters) -> QuerySet[Metric]:
+    """The list and the export: read from the replica when there is one (a queryset, evaluated later, so bound)."""
+    metrics = _filter_metrics(metrics_visible_to(user), filters).order_by(filters.ordering or "-timestamp", "-id")
+    return metrics.using(read_alias(user))
+
+
+@replica_reads
+def metric_count(*, user: User, filters: MetricFilters) -> int:
+    """How many metrics :func:`metric_list` holds, counted from the rollup (plus raw rows at unaligned edges)."""
+    if filters.start is None and filters.end is None:
+        totals = _filter_cells(_visible(MetricTotal.objects.all(), user), filters)
+        return int(totals.aggregate(count=Sum("value_count"))["count"] or 0)
+    cells, raw = _split(user, filters)
+    parts = [
+        cells.values(k_count=F("value_count")) if cells is not None else None,
+        raw.values(k_count=Value(1, output_field=BigIntegerField())) if raw is not None else None,
+    ]
+    ((count,),) = rollup.composed_rows(parts, "SELECT SUM(k_count) FROM ({union}) AS u")
+    return int(count or 0)
+
+
+@replica_reads
+def metric_names(*, user: User, filters: MetricFilters) -> list[dict]:
+    """``[{name, count, first, last}]`` over the visible metrics, by name; from the rollup, in one query."""
+    if filters.start is None and filters.end is None:
+        totals = _filter_cells(_visible(MetricTotal.objects.all(), user), filters)
+        rows = (
+            totals.values("name")
+            .annotate(count=Sum("value_count"), first=Min("first_timestamp"), last=Max("last_timestamp"))
+            .order_by("name")
+        )
+        return [{**row, "count": int(row["count"])} for row in rows]
+    cells, raw = _split(user, filters)
+    parts = [
+        cells.values(
+            k_name=F("name"), k_count=F("value_count"), k_first=F("first_timestamp"), k_last=F("last_timestamp")
+        )
+        if cells is not None
+        else None,
+        raw.values(
+            k_name=F("name"),
+            k_count=Value(1, output_field=BigIntegerField()),
+            k_first=F("timestamp"),
+            k_last=F("timestamp"),
+        )
+        if raw is not None
+        else None,
+    ]
+    rows = rollup.composed_rows(
+        parts,
+        "SELECT k_name, SUM(k_count), MIN(k_first), MAX(k_last) FROM ({union}) AS u GROUP BY k_name ORDER BY k_name",
+    )
+    return [
+        {"name": name, "count": int(count), "first": rollup.instant(first), "last": rollup.instant(last)}
+        for name, count, first, last in rows
+    ]
 
 
 def _bucketed(metrics: QuerySet[Metric], bucket: str, tz: ZoneInfo) -> QuerySet[Metric]:
     return metrics.annotate(t=TRUNC_BY_BUCKET[bucket]("timestamp", tzinfo=tz))
+
+
+COMPOSED_AGGREGATES = (
+    "SELECT k_name, k_t, SUM(k_sum), SUM(k_count), MIN(k_min), MAX(k_max) FROM ({union}) AS u "
+    "GROUP BY k_name, k_t ORDER BY k_t"
+)
+COMPOSED_LAST = (
+    "SELECT k_name, k_t, k_last, k_total FROM (SELECT k_name, k_t, k_last, "
+    "ROW_NUMBER() OVER (PARTITION BY k_name, k_t ORDER BY k_last_ts DESC, k_last_id DESC) AS k_position, "
+    "SUM(k_count) OVER (PARTITION BY k_name, k_t) AS k_total FROM ({union}) AS u) AS w "
+    "WHERE k_position = 1 ORDER BY k_t"
+)
+COLUMNS = ("k_name", "k_t", "k_sum", "k_count", "k_min", "k_max", "k_last_ts", "k_last_id", "k_last")
+
+
+def _composed_parts(
+    user: User, filters: MetricFilters, bucket: str, tz: ZoneInfo
+) -> tuple[QuerySet | None, QuerySet | None]:
+    cells, raw = _split(user, filters, tz)
+    trunc = TRUNC_BY_BUCKET[bucket]
+    if cells is not None:
+        cells = cells.annotate(
+            k_name=F("name"),
+            k_t=trunc("hour", tzinfo=tz),
+            k_sum=F("value_sum"),
+            k_count=F("value_count"),
+            k_min=F("value_min"),
+            k_max=F("value_max"),
+            k_last_ts=F("last_timestamp"),
+            k_last_id=F("last_id"),
+            k_last=F("last_value"),
+        ).values(*COLUMNS)
+    if raw is not None:
+        raw = raw.annotate(
+            k_name=F("name"),
+            k_t=trunc("timestamp", tzinfo=tz),
+            k_sum=F("value"),
+            k_count=Value(1, output_field=BigIntegerField()),
+            k_min=F("value"),
+            k_max=F("value"),
+            k_last_ts=F("timestamp"),
+            k_last_id=F("id"),
+            k_last=F("value"),
+        ).values(*COLUMNS)
+    return cells, raw
+
+
+def _composed_values(
+    user: User,
+    filters: MetricFilters,
+    *,
+    bucket: str,
+    tz: ZoneInfo,
+    aggregations: set[str],
+    always_aggregate: bool = False,
+) -> dict[tuple[str, str, datetime], float]:
+    """``{(name, aggregation, bucket start): value}`` plus ``(name, "count", start)``, composed from rollup cells
+    and raw rows: one query, or two for ``last`` besides other aggregations (or *always_aggregate*)."""
+    parts = _composed_parts(user, filters, bucket, tz)
+    values: dict[tuple[str, str, datetime], float] = {}
+    if aggregations - {"last"} or always_aggregate:
+        for name, t, total, count, low, high in rollup.composed_rows(parts, COMPOSED_AGGREGATES):
+            start = rollup.wall_clock(t, tz)
+            count = int(count)
+            values.update(
+                {
+                    (name, "sum", start): float(total),
+                    (name, "avg", start): float(total) / count,
+                    (name, "min", start): float(low),
+                    (name, "max", start): float(high),
+                    (name, "count", start): float(count),
+                }
+            )
+    if "last" in aggregations:
+        for name, t, last, count in rollup.composed_rows(parts, COMPOSED_LAST):
+            start = rollup.wall_clock(t, tz)
+            values[(name, "last", start)] = float(last)
+            values[(name, "count", start)] = float(count)
+    return values
+
+
+def _composed_points(user: User, filters: MetricFilters, *, bucket: str, agg: str, tz: ZoneInfo) -> list[Point]:
+    """:func:`bucket_points` of the visible metrics under *filters*, composed from the rollup: one query."""
+    values = _composed_values(user, filters, bucket=bucket, tz=tz, aggregations={agg})
+    starts = sorted((t for _, kind, t in values if kind == agg), key=lambda t: t.astimezone(UTC))
+    name = filters.name
+    return [Point(t=t, value=values[(name, agg, t)], count=int(values[(name, "count", t)])) for t in starts]
 
 
 def bucket_points(metrics: QuerySet[Metric], *, bucket: str, agg: str, tz: ZoneInfo) -> list[Point]:
@@ -114,11 +271,11 @@ def bucket_points(metrics: QuerySet[Metric], *, bucket: str, agg: str, tz: ZoneI
     return [Point(t=t.astimezone(tz), value=float(value), count=count) for t, value, count in rows]
 
 
+@replica_reads
 def metric_series(
     *, user: User, name: str, bucket: str, agg: str, tz: ZoneInfo, start: datetime | None, end: datetime | None
 ) -> list[Point]:
-    metrics = _filter_metrics(metrics_visible_to(user), MetricFilters(name=name, start=start, end=end))
-    return bucket_points(metrics, bucket=bucket, agg=agg, tz=tz)
+    return _composed_points(user, MetricFilters(name=name, start=start, end=end), bucket=bucket, agg=agg, tz=tz)
 
 
 # --- KPIs ---------------------------------------------------------------------------------------------------
@@ -134,11 +291,12 @@ def kpi_default_range(*, kpi: KPI, tz: ZoneInfo, now: datetime | None = None) ->
     return period_shift(current, kpi.period, 1 - KPI_SERIES_DEFAULT_PERIODS), period_shift(current, kpi.period, 1)
 
 
+@replica_reads
 def kpi_series(*, user: User, kpi: KPI, tz: ZoneInfo, start: datetime | None, end: datetime | None) -> list[Point]:
     if start is None and end is None:
         start, end = kpi_default_range(kpi=kpi, tz=tz)
-    metrics = _filter_metrics(metrics_visible_to(user), MetricFilters(name=kpi.metric_name, start=start, end=end))
-    return bucket_points(metrics, bucket=kpi.period, agg=kpi.aggregation, tz=tz)
+    filters = MetricFilters(name=kpi.metric_name, start=start, end=end)
+    return _composed_points(user, filters, bucket=kpi.period, agg=kpi.aggregation, tz=tz)
 
 
 @dataclass(frozen=True)
@@ -186,34 +344,12 @@ def _period_values(
     *, user: User, kpis: list[KPI], period: str, start: datetime, end: datetime, tz: ZoneInfo
 ) -> dict[tuple[str, str, datetime], float]:
     """``{(metric_name, aggregation, bucket_start): value}`` for the KPIs of one period: at most two queries."""
-    names = {kpi.metric_name for kpi in kpis}
-    metrics = _filter_metrics(metrics_visible_to(user), MetricFilters(start=start, end=end)).filter(name__in=names)
-    values: dict[tuple[str, str, datetime], float] = {}
-    rows = (
-        _bucketed(metrics.order_by(), period, tz)
-        .values("name", "t")
-        .annotate(sum=Sum("value"), avg=Avg("value"), min=Min("value"), max=Max("value"), count=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        for agg in AGGREGATE_FUNCTIONS:
-            values[(row["name"], agg, row["t"])] = float(row[agg])
-    if any(kpi.aggregation == "last" for kpi in kpis):
-        last_rows = (
-            _bucketed(metrics.order_by(), period, tz)
-            .annotate(
-                position=Window(
-                    RowNumber(), partition_by=[F("name"), F("t")], order_by=[F("timestamp").desc(), F("id").desc()]
-                )
-            )
-            .filter(position=1)
-            .values_list("name", "t", "value")
-        )
-        for name, t, value in last_rows:
-            values[(name, "last", t)] = float(value)
-    return values
+    filters = MetricFilters(names=tuple(sorted({kpi.metric_name for kpi in kpis})), start=start, end=end)
+    aggregations = {kpi.aggregation for kpi in kpis}
+    return _composed_values(user, filters, bucket=period, tz=tz, aggregations=aggregations, always_aggregate=True)
 
 
+@replica_reads
 def kpi_summary(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> list[KPIStatus]:
     """Every KPI against its target for the current and previous period in *tz*; a bounded number of queries
     (one for the KPIs, at most two per distinct period)."""
@@ -258,6 +394,7 @@ def kpi_summary(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> lis
     return result
 
 
+@replica_reads
 def kpi_current_values(
     *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime | None = None
 ) -> dict[int, tuple[datetime, float | None]]:
@@ -277,6 +414,7 @@ def kpi_current_values(
     return result
 
 
+@replica_reads
 def kpi_recent_series(
     *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime | None = None
 ) -> dict[int, list[Point]]:

@@ -6,7 +6,6 @@ from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +25,7 @@ from accounts.api.serializers import (
     RegisterInputSerializer,
     TokenPairSerializer,
 )
-from accounts.permissions import IsAuthenticatedUser
+from accounts.permissions import IsAuthenticatedUser, RefusesApiKeys
 from accounts.services.auth import user_login, user_profile_update, user_register
 from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
@@ -46,7 +45,7 @@ class PublicAuthView(APIView):
     """Base of the unauthenticated auth endpoints: no credentials needed, throttled per address and per account."""
 
     authentication_classes: list = []
-    permission_classes = [AllowAny]
+    permission_classes = [RefusesApiKeys]
     throttle_classes = [ClientAddressThrottle, AccountThrottle]
     throttle_scope = ""
     account_field = "email"

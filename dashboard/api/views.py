@@ -40,6 +40,7 @@ from dashboard.selectors import (
     kpi_list,
     kpi_series,
     kpi_summary,
+    metric_count,
     metric_list,
     metric_names,
     metric_series,
@@ -48,6 +49,7 @@ from dashboard.selectors import (
 )
 from dashboard.services import kpi_create, kpi_delete, kpi_update, metric_delete, metric_update, metrics_create
 from dashboard.services.uploads import metrics_import, upload_delete
+from idempotency.decorators import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 EXPORT_CHUNK_ROWS = 2000
 
@@ -111,7 +113,9 @@ class MetricViewSet(viewsets.ModelViewSet):
 
     @extend_schema(parameters=METRIC_FILTER_PARAMETERS)
     def list(self, request: Request) -> Response:
-        metrics = metric_list(user=request.user, filters=_metric_filters(request))
+        filters = _metric_filters(request)
+        metrics = metric_list(user=request.user, filters=filters)
+        self.paginator.known_count = metric_count(user=request.user, filters=filters)
         page = self.paginate_queryset(metrics)
         return self.get_paginated_response(MetricSerializer(page, many=True).data)
 
@@ -130,8 +134,10 @@ class MetricViewSet(viewsets.ModelViewSet):
                 many=False,
             )
         },
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         description="One metric object, or a list of up to 10,000 (all or nothing; errors keyed by list index).",
     )
+    @idempotent
     def create(self, request: Request) -> Response:
         many = isinstance(request.data, list)
         kwargs = {"many": True, "max_length": METRICS_CREATE_MAX, "allow_empty": False} if many else {}
@@ -260,9 +266,10 @@ class UploadView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadInputSerializer},
-        parameters=[OpenApiParameter("allow_duplicate", bool)],
+        parameters=[OpenApiParameter("allow_duplicate", bool), IDEMPOTENCY_KEY_PARAMETER],
         responses={201: UploadSerializer, 202: UploadSerializer},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = _validated_data(UploadInputSerializer, request.data)
         allow_duplicate = request.query_params.get("allow_duplicate", "").lower() in ("1", "true", "yes")

@@ -25,8 +25,10 @@ from django.utils import timezone
 from accounts.models import User
 from dashboard.csv_import import FileUnreadable, RowErrors, UnsupportedFormat, inspect_file, iter_rows
 from dashboard.exceptions import DuplicateUpload, InvalidFile, UploadBusy, UploadTooLarge
-from dashboard.models import Metric, Upload
+from dashboard.models import Metric, MetricHour, Upload
 from dashboard.services.alerts import alerts_metrics_touched
+from dashboard.services.rollup import COLUMNS as ROLLUP_COLUMNS
+from dashboard.services.rollup import rollup_copy_cells, rollup_merge_totals
 
 logger = logging.getLogger("dashboard.uploads")
 
@@ -193,22 +195,164 @@ def _reporting(rows: Iterable, progress: Progress, binary, size: int):
 
 
 COPY_SQL = "COPY dashboard_metric (name, value, timestamp, owner_id, upload_id) FROM STDIN (FORMAT BINARY)"
+ID_SEQUENCE_SQL = "pg_get_serial_sequence('dashboard_metric', 'id')"
+# Rollup cells held in memory while streaming; beyond this they are spilled to a temporary table (flat memory).
+CELLS_IN_MEMORY = 50_000
+SPILL_TABLE = "dashboard_import_cells"
+SPILL_COLUMNS = "name, hour, n, total, low, high, first_ts, last_ts, last_row, last_value"
+SPILL_TYPES = [
+    "text",
+    "timestamptz",
+    "int8",
+    "float8",
+    "float8",
+    "float8",
+    "timestamptz",
+    "timestamptz",
+    "int8",
+    "float8",
+]
 
 
 def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, int]:
+    """COPY the rows and, while streaming them, aggregate them into the upload's rollup cells, then write those.
+
+    The ids COPY assigns follow the rows' order; the sequence is read before and after, so when no other writer took
+    ids meanwhile row *k* has id ``before + k``; otherwise the ids are read back (``last`` needs them for its ties).
+    When the cells outgrow CELLS_IN_MEMORY the COPY pauses, they go to a temporary table, and the COPY goes on; a
+    cell that comes back after its spill is merged at the end.
+    """
+    rows = iter(rows)
     total = 0
     owner_id, upload_id = upload.created_by_id, upload.pk
-    with connection.cursor() as cursor, cursor.cursor.copy(COPY_SQL) as copy:
-        copy.set_types(["text", "float8", "timestamptz", "int8", "int8"])
-        write_row = copy.write_row
-        for name, value, timestamp in rows:
-            total += 1
-            if not errors.count:
-                write_row((name, value, timestamp, owner_id, upload_id))
-        if errors.count:
-            # Abort the COPY; the surrounding transaction is rolled back too.
-            raise _RowsRejected(total + errors.count)
+    # {(name, UTC hour): [count, sum, min, max, first, last timestamp, last row number, last value]}
+    cells: dict[tuple, list] = {}
+    spilled: set[int] = set()  # hashes of spilled cells' keys (a collision only costs the merge)
+    totals: dict[str, list] = {}  # {name: [count, first, last]}: the upload's MetricTotal rows
+    returning = False
+    utc = UTC
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT nextval({ID_SEQUENCE_SQL})")
+        (before,) = cursor.fetchone()
+        exhausted = False
+        while not exhausted:
+            exhausted = True
+            with cursor.cursor.copy(COPY_SQL) as copy:
+                copy.set_types(["text", "float8", "timestamptz", "int8", "int8"])
+                write_row = copy.write_row
+                get = cells.get
+                for name, value, timestamp in rows:
+                    total += 1
+                    if errors.count:
+                        continue
+                    write_row((name, value, timestamp, owner_id, upload_id))
+                    moment = timestamp if timestamp.tzinfo is utc else timestamp.astimezone(utc)
+                    key = (name, moment.replace(minute=0, second=0, microsecond=0))
+                    cell = get(key)
+                    if cell is None:
+                        cells[key] = [1, value, value, value, moment, moment, total, value]
+                        if spilled and hash(key) in spilled:
+                            returning = True
+                        if len(cells) >= CELLS_IN_MEMORY:
+                            exhausted = False
+                            break
+                        continue
+                    cell[0] += 1
+                    cell[1] += value
+                    if value < cell[2]:
+                        cell[2] = value
+                    if value > cell[3]:
+                        cell[3] = value
+                    if moment < cell[4]:
+                        cell[4] = moment
+                    if moment >= cell[5]:
+                        cell[5], cell[6], cell[7] = moment, total, value
+                if errors.count:
+                    # Abort the COPY; the surrounding transaction is rolled back too.
+                    raise _RowsRejected(total + errors.count)
+            if not exhausted:
+                _fold_totals(totals, cells)
+                _spill(cursor, cells, first=not spilled)
+                spilled.update(hash(key) for key in cells)
+                cells.clear()
+        cursor.execute(f"SELECT currval({ID_SEQUENCE_SQL})")
+        (after,) = cursor.fetchone()
+        contiguous = after - before == total
+        _fold_totals(totals, cells)
+        upload_totals = {(name, owner_id, upload_id): total_ for name, total_ in totals.items()}
+        if spilled:
+            _spill(cursor, cells, first=False)
+            _write_spilled_cells(cursor, upload, before=before if contiguous else None, merge=returning)
+            rollup_merge_totals(totals=upload_totals)
+            return total, total
+        ids = None
+        if not contiguous:
+            cursor.execute("SELECT id FROM dashboard_metric WHERE upload_id = %s ORDER BY id", [upload_id])
+            ids = [row[0] for row in cursor.fetchall()]
+    rollup_copy_cells(
+        rows=(
+            (name, hour, owner_id, upload_id, n, total_, low, high, first, last, ids[k - 1] if ids else before + k, v)
+            for (name, hour), (n, total_, low, high, first, last, k, v) in cells.items()
+        )
+    )
+    rollup_merge_totals(totals=upload_totals)
     return total, total
+
+
+def _fold_totals(totals: dict[str, list], cells: dict[tuple, list]) -> None:
+    for (name, _), (count, _, _, _, first, last, _, _) in cells.items():
+        current = totals.get(name)
+        if current is None:
+            totals[name] = [count, first, last]
+        else:
+            current[0] += count
+            current[1] = min(current[1], first)
+            current[2] = max(current[2], last)
+
+
+def _spill(cursor, cells: dict[tuple, list], *, first: bool) -> None:
+    if first:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {SPILL_TABLE} (name text, hour timestamptz, n int8, total float8, "
+            "low float8, high float8, first_ts timestamptz, last_ts timestamptz, last_row int8, last_value float8) "
+            "ON COMMIT DROP"
+        )
+        cursor.execute(f"TRUNCATE {SPILL_TABLE}")
+    with cursor.cursor.copy(f"COPY {SPILL_TABLE} ({SPILL_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(SPILL_TYPES)
+        for (name, hour), cell in cells.items():
+            copy.write_row((name, hour, *cell))
+
+
+def _write_spilled_cells(cursor, upload: Upload, *, before: int | None, merge: bool) -> None:
+    """The spilled cells into the rollup: row numbers become ids (``before + k``, or read back when there are gaps),
+    and a cell spilled more than once is merged (counts and sums add up, ``last`` by timestamp then row)."""
+    if merge:
+        cells = (
+            f"SELECT g.name, g.hour, g.n, g.total, g.low, g.high, g.first_ts, l.last_ts, l.last_row, l.last_value "  # noqa: S608
+            f"FROM (SELECT name, hour, SUM(n) AS n, SUM(total) AS total, MIN(low) AS low, MAX(high) AS high, "
+            f"MIN(first_ts) AS first_ts FROM {SPILL_TABLE} GROUP BY name, hour) AS g "
+            f"JOIN (SELECT DISTINCT ON (name, hour) name, hour, last_ts, last_row, last_value FROM {SPILL_TABLE} "
+            f"ORDER BY name, hour, last_ts DESC, last_row DESC) AS l ON l.name = g.name AND l.hour = g.hour"
+        )
+    else:
+        cells = f"SELECT {SPILL_COLUMNS} FROM {SPILL_TABLE}"  # noqa: S608 (constant SQL)
+    if before is not None:
+        ids, last_id = "", "c.last_row + %s"
+        params = [upload.created_by_id, upload.pk, before]
+    else:
+        ids = (
+            "JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS position FROM dashboard_metric WHERE upload_id = %s) "
+            "AS r ON r.position = c.last_row"
+        )
+        last_id = "r.id"
+        params = [upload.created_by_id, upload.pk, upload.pk]
+    cursor.execute(
+        f"INSERT INTO {MetricHour._meta.db_table} ({', '.join(ROLLUP_COLUMNS)}) "  # noqa: S608 (constant SQL)
+        f"SELECT c.name, c.hour, %s, %s, c.n, c.total, c.low, c.high, c.first_ts, c.last_ts, {last_id}, c.last_value "
+        f"FROM ({cells}) AS c {ids}",
+        params,
+    )
 
 
 def _insert_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, int]:
@@ -234,9 +378,10 @@ def upload_delete(*, upload: Upload) -> int:
     if upload.status in (Upload.Status.PENDING, Upload.Status.PROCESSING):
         raise UploadBusy()
     with transaction.atomic():
-        deleted, _ = Metric.objects.filter(upload=upload).delete()
         name = upload.file.name
-        upload.delete()
+        # Cascades to its metrics; its rollup cells go with it (dashboard.signals), nothing to recompute.
+        _, counts = upload.delete()
+        deleted = counts.get(Metric._meta.label, 0)
         if name:
             transaction.on_commit(lambda: default_storage.delete(name))
         alerts_metrics_touched(names=None)

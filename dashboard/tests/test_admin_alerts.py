@@ -100,3 +100,17 @@ def test_events_page_lists_events_and_attempts(analyst, client):
     assert "delivered" in page
     assert 'id="alert-state" class="alert-state state-firing"' in page
     assert f'href="{CHANGELIST}{rule.pk}/events/"' in client.get(f"{CHANGELIST}{rule.pk}/change/").content.decode()
+
+
+def test_metric_edits_in_the_admin_mark_the_rules_on_that_metric(
+    analyst, client, settings, django_capture_on_commit_callbacks
+):
+    settings.CELERY_BROKER_URL = ""
+    rule = AlertRuleFactory(created_by=analyst, threshold=100)
+    metric = MetricFactory(owner=analyst, name="other", value=1, timestamp=timezone.now())
+    with_changes = {"name": "revenue", "value": "150", "timestamp_0": "2026-01-01", "timestamp_1": "00:00:00"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/admin/dashboard/metric/{metric.pk}/change/", with_changes)
+    assert response.status_code == HTTPStatus.FOUND
+    rule.refresh_from_db()
+    assert rule.evaluation_requested_at is not None

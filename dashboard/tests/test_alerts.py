@@ -250,10 +250,11 @@ def test_a_stale_evaluator_records_nothing(analyst, now):
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_evaluators_notify_once(user_with_role, now):
-    analyst = user_with_role("analyst")
-    rules = [AlertRuleFactory(created_by=analyst, threshold=100) for _ in range(3)]
-    revenue(analyst, 150, now)
+def test_concurrent_evaluators_notify_once(now):
+    # A superuser: the seeded roles do not survive another transactional test's flush.
+    creator = UserFactory(is_superuser=True)
+    rules = [AlertRuleFactory(created_by=creator, threshold=100) for _ in range(3)]
+    revenue(creator, 150, now)
     start = threading.Barrier(6)
     outcomes, errors = [], []
 

@@ -1,5 +1,11 @@
 """Property tests: series buckets and the KPI summary computed in the database equal a plain-Python reference.
 
+Series, summaries, names and counts are composed from the hourly rollup where it applies (raw rows elsewhere), so
+they are also checked after random sequences of every kind of write (inserts, imports, updates, deletes, upload
+deletes). Counts, minima, maxima, ``last``, bucket starts and names are compared exactly; sums and averages exactly
+when every value is a dyadic fraction (their sums are exact in any order) and otherwise within 1e-9 (relative), the
+tolerance of a float sum whose order of addition the database chooses (see the README, "Exactness").
+
 The reference follows API.md ("Dashboard") on its own terms, without calling ``dashboard.timeseries`` or the
 selectors: a bucket is the wall-clock period in the zone, read back in the zone with ``fold=0`` (the first
 occurrence of a repeated hour); ``last`` is the value with the latest timestamp, ties going to the highest id.
@@ -19,18 +25,30 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.base import ContentFile
 from django.db import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts.tests.factories import UserFactory
-from dashboard.models import KPI, Metric
-from dashboard.selectors import bucket_points, kpi_status, kpi_summary, metric_series
+from dashboard.models import KPI, Metric, Upload
+from dashboard.selectors import (
+    MetricFilters,
+    bucket_points,
+    kpi_status,
+    kpi_summary,
+    metric_count,
+    metric_names,
+    metric_series,
+)
+from dashboard.services import metric_delete, metric_update
+from dashboard.services.rollup import rollup_verify
+from dashboard.services.uploads import metrics_import, upload_delete
 from dashboard.tests.factories import KPIFactory
 
 pytestmark = pytest.mark.django_db
 
-ZONES = ("UTC", "Europe/Berlin", "America/New_York")
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata")
 BUCKETS = ("hour", "day", "week", "month", "quarter", "year")
 PERIODS = ("day", "week", "month", "quarter", "year")
 AGGREGATIONS = ("sum", "avg", "min", "max", "count", "last")
@@ -48,8 +66,9 @@ SPREAD_START = datetime(2025, 1, 1, tzinfo=UTC)
 SPREAD_MINUTES = 3 * 365 * 24 * 60
 DAY_MINUTES = 24 * 60
 
-# Fast enough for the whole module to stay well under a minute on either database.
+# Fast enough for the whole module to stay around a minute on either database.
 EXAMPLES = settings(max_examples=40, deadline=None)
+WRITE_SEQUENCES = settings(max_examples=25, deadline=None)
 
 
 def _minutes_from(anchors: tuple[datetime, ...], minutes: st.SearchStrategy[int]) -> st.SearchStrategy[datetime]:
@@ -63,6 +82,8 @@ near_dst_change = _minutes_from(
 near_period_boundary = _minutes_from(PERIOD_BOUNDARIES, st.integers(-DAY_MINUTES, DAY_MINUTES))
 spread = st.integers(0, SPREAD_MINUTES).map(lambda offset: SPREAD_START + timedelta(minutes=offset))
 instants = st.one_of(near_dst_change, near_period_boundary, spread)
+# Range edges: on a whole hour (the rollup answers all of it) or not (the partial hours come from raw rows).
+edges = st.one_of(st.none(), instants, instants.map(lambda moment: moment.replace(minute=0)))
 
 # Negative and fractional; small enough that summing in another order stays within the comparison tolerance.
 values = st.one_of(
@@ -204,6 +225,22 @@ def close(actual: float | None, expected: float | None) -> bool:
     return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9)
 
 
+def is_dyadic(value: float) -> bool:
+    return (value * 8).is_integer()
+
+
+def assert_points_equal(points, expected: list[ExpectedPoint], agg: str, *, exact_sums: bool, context: str) -> None:
+    """Bucket starts and counts equal; values equal too, but for float sums and averages of non-dyadic values,
+    which are within the tolerance."""
+    actual = [(point.t.isoformat(), point.value, point.count) for point in points]
+    assert [(t, count) for t, _, count in actual] == [(t, count) for t, _, count in expected], context
+    for (t, value, _), point in zip(actual, expected, strict=True):
+        if agg in ("sum", "avg") and not exact_sums:
+            assert close(value, point.value), f"{context} at {t}: {value} != {point.value}"
+        else:
+            assert value == point.value, f"{context} at {t}: {value} != {point.value}"
+
+
 def assert_points_match(points, expected: list[ExpectedPoint], context: str) -> None:
     actual = [(point.t.isoformat(), point.value, point.count) for point in points]
     assert [(t, count) for t, _, count in actual] == [(t, count) for t, _, count in expected], context
@@ -263,6 +300,110 @@ def test_metric_series_filters_what_the_user_sees_then_buckets(
             points = metric_series(user=user, name="revenue", bucket=bucket, agg=agg, tz=zone, start=start, end=end)
             expected = reference_points(rows, bucket=bucket, agg=agg, zone=zone)
             assert_points_match(points, expected, f"{bucket}/{agg} in {zone_name}")
+
+
+write_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("insert"), st.booleans(), timestamped_values(max_size=6)),
+        st.tuples(st.just("import"), st.booleans(), timestamped_values(max_size=6)),
+        st.tuples(
+            st.just("update"),
+            st.integers(0, 999),
+            st.sampled_from(["value", "timestamp", "name", "all"]),
+            instants,
+            st.one_of(values, exact_values),
+        ),
+        st.tuples(st.just("delete"), st.integers(0, 999)),
+        st.tuples(st.just("delete_many"), st.integers(0, 999), st.integers(1, 4)),
+        st.tuples(st.just("delete_upload"), st.integers(0, 999)),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+def apply_writes(user, stranger, operations) -> None:
+    """Run *operations* through the write paths the API, the admin and the importer use."""
+    for operation in operations:
+        kind, *args = operation
+        metrics = list(Metric.objects.order_by("id"))
+        if kind in ("insert", "import"):
+            mine, data = args
+            owner = user if mine else stranger
+            if kind == "insert":
+                create_metrics(owner, "revenue", data)
+            elif data:
+                lines = "".join(f"revenue,{value!r},{moment.isoformat()}\n" for moment, value in data)
+                outcome = metrics_import(
+                    file=ContentFile(("name,value,timestamp\n" + lines).encode(), name="metrics.csv"),
+                    owner=owner,
+                    tz=UTC,
+                    allow_duplicate=True,
+                )
+                assert outcome.upload.status == Upload.Status.SUCCEEDED, outcome.upload.errors
+        elif kind == "update" and metrics:
+            index, field, moment, value = args
+            metric = metrics[index % len(metrics)]
+            changes = {
+                "value": {"value": value},
+                "timestamp": {"timestamp": moment},
+                "name": {"name": "visits" if metric.name == "revenue" else "revenue"},
+                "all": {"value": value, "timestamp": moment, "name": "revenue"},
+            }[field]
+            metric_update(metric=metric, **changes)
+        elif kind == "delete" and metrics:
+            metric_delete(metric=metrics[args[0] % len(metrics)])
+        elif kind == "delete_many" and metrics:
+            start, size = args
+            chosen = [metric.pk for metric in metrics[start % len(metrics) :][:size]]
+            Metric.objects.filter(pk__in=chosen).delete()  # the admin's bulk delete
+        elif kind == "delete_upload":
+            uploads = list(Upload.objects.order_by("id"))
+            if uploads:
+                upload_delete(upload=uploads[args[0] % len(uploads)])
+
+
+@pytest.mark.parametrize("zone_name", ZONES)
+@WRITE_SEQUENCES
+@given(operations=write_operations, start=edges, end=edges, sees_all=st.booleans())
+def test_rollup_reads_match_the_reference_after_any_writes(zone_name, operations, start, end, sees_all):
+    """Series for every bucket and aggregation, names and the list count, after inserts, imports, updates,
+    deletes and upload deletes; and the rollup equals the one the raw rows make."""
+    zone = ZoneInfo(zone_name)
+    with rolled_back():
+        user, stranger = UserFactory(), UserFactory()
+        if sees_all:
+            grant_view_all(user)
+        apply_writes(user, stranger, operations)
+        assert rollup_verify().ok
+        visible = [
+            row
+            for row in stored_rows()
+            if (sees_all or row.owner_id == user.pk)
+            and (start is None or row.timestamp >= start)
+            and (end is None or row.timestamp < end)
+        ]
+        revenue = [row for row in visible if row.name == "revenue"]
+        exact_sums = all(is_dyadic(row.value) for row in revenue)
+        for bucket in BUCKETS:
+            for agg in AGGREGATIONS:
+                points = metric_series(user=user, name="revenue", bucket=bucket, agg=agg, tz=zone, start=start, end=end)
+                expected = reference_points(revenue, bucket=bucket, agg=agg, zone=zone)
+                context = f"{bucket}/{agg} in {zone_name} over [{start}, {end})"
+                assert_points_equal(points, expected, agg, exact_sums=exact_sums, context=context)
+        filters = MetricFilters(start=start, end=end)
+        assert metric_count(user=user, filters=filters) == len(visible)
+        expected_names = [
+            {
+                "name": name,
+                "count": len(group),
+                "first": min(row.timestamp for row in group),
+                "last": max(row.timestamp for row in group),
+            }
+            for name in sorted({row.name for row in visible})
+            for group in [[row for row in visible if row.name == name]]
+        ]
+        assert metric_names(user=user, filters=filters) == expected_names
 
 
 def test_repeated_hour_is_one_bucket_named_by_its_first_occurrence():

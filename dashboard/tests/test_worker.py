@@ -114,6 +114,8 @@ class Workers:
             DATABASE_URL=_database_url(),
             MEDIA_ROOT=str(settings.MEDIA_ROOT),
             CELERY_BROKER_URL=BROKER_URL,
+            # Tasks the worker itself queues (an import queues an alert evaluation) stay on this run's queue.
+            CELERY_TASK_DEFAULT_QUEUE=QUEUE,
             CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
             LOG_LEVEL="WARNING",
         )

@@ -1,0 +1,268 @@
+"""Benchmark: the issue's six reads through the served API at 1,000,000 and then 10,000,000 metrics, and the
+upload ratio at 10,000,000.
+
+Loads N metrics (50 names, two years up to now, one manager who owns them all) into a scratch PostgreSQL database with
+COPY, builds the hourly rollup with ``manage.py metrics_rollup rebuild`` (COPY straight into the table bypasses the
+import service, which would maintain it), serves the project with gunicorn under production settings (DEBUG off,
+2 workers) and times, median of --repeat after two warm-ups, with a real JWT:
+  series day   GET metrics/series  day buckets, one name, one year
+  series month GET metrics/series  month buckets, one name, all data
+  summary      GET summary         20 KPIs (every period and aggregation)
+  names        GET metrics/names
+  list         GET metrics         first page with its count
+  kpi series   GET kpis/{id}/series  (last 12 periods, a month KPI)
+then adds rows up to the next size and times them again; prints each time, the growth, and checks the goals (each
+within 1.5x of its 1M time at 10M; the summary under 100 ms at 10M). At the last size it times, in alternating
+rounds (COPY, upload, COPY, upload ...), a raw COPY of a CSV file into dashboard_metric and the HTTP upload of the
+same file (the import, rollup maintenance included), and prints their ratio (goal <= 1.2x).
+
+    .venv/bin/python bench/bench_scale.py [--sizes 1000000 10000000] [--repeat 7] [--upload-rows 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import PG_ADMIN_URL, gunicorn, http_json, manage, recreate_database
+
+NAMES = [f"{area}.{kind}" for area in ("sales", "web", "ops", "support", "hr") for kind in range(10)]
+AGGREGATIONS = ["sum", "avg", "min", "max", "count", "last"]
+PERIODS = ["day", "week", "month", "quarter", "year"]
+PASSWORD = "bench-Password-2026"
+EMAIL = "bench-scale@example.com"
+SPAN = timedelta(days=730)
+GROWTH_GOAL, SUMMARY_GOAL_MS, UPLOAD_GOAL = 1.5, 100.0, 1.2
+
+
+def create_user_and_kpis(db_url: str) -> int:
+    manage(db_url, "migrate", "--noinput", "-v0")
+    with psycopg.connect(db_url) as conn:
+        user_id = conn.execute(
+            "INSERT INTO accounts_user (password, is_superuser, email, full_name, is_active, is_staff, date_joined,"
+            " token_version) VALUES ('', false, %s, 'Bench', true, false, now(), 0) RETURNING id",
+            [EMAIL],
+        ).fetchone()[0]
+        group_id = conn.execute("SELECT id FROM auth_group WHERE name = 'manager'").fetchone()[0]
+        conn.execute("INSERT INTO accounts_user_groups (user_id, group_id) VALUES (%s, %s)", [user_id, group_id])
+        for i in range(20):
+            conn.execute(
+                "INSERT INTO dashboard_kpi (name, slug, description, metric_name, aggregation, period, target,"
+                " direction, warning_threshold_pct, unit, created_at) VALUES (%s, %s, '', %s, %s, %s, %s, 'up', 10,"
+                " '', now())",
+                [f"KPI {i}", f"kpi-{i}", NAMES[i], AGGREGATIONS[i % 6], PERIODS[i % 5], 1000.0],
+            )
+    manage(
+        db_url,
+        "shell",
+        "-c",
+        f"from accounts.models import User; u = User.objects.get(email={EMAIL!r}); "
+        f"u.set_password({PASSWORD!r}); u.save()",
+    )
+    return user_id
+
+
+def load(db_url: str, user_id: int, rows: int, now: datetime, seed: int) -> float:
+    """COPY *rows* more metrics over the two years up to *now*, then rebuild the rollup; returns seconds."""
+    rng = random.Random(seed)
+    span = int(SPAN.total_seconds())
+    started = time.perf_counter()
+    with (
+        psycopg.connect(db_url) as conn,
+        conn.cursor().copy(
+            "COPY dashboard_metric (name, value, timestamp, owner_id) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.set_types(["text", "float8", "timestamptz", "int8"])
+        for _ in range(rows):
+            copy.write_row(
+                (rng.choice(NAMES), rng.uniform(0, 1000), now - timedelta(seconds=rng.randrange(span)), user_id)
+            )
+    copied = time.perf_counter() - started
+    manage(db_url, "metrics_rollup", "rebuild")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE dashboard_metric")
+        conn.execute("VACUUM ANALYZE dashboard_metrichour")
+    total = time.perf_counter() - started
+    print(
+        f"  loaded {rows:,} rows: COPY {copied:.1f} s, rollup rebuild + VACUUM ANALYZE {total - copied:.1f} s",
+        flush=True,
+    )
+    return total
+
+
+def median_ms(url: str, token: str, repeat: int) -> float:
+    for _ in range(2):
+        http_json("GET", url, token=token)
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        http_json("GET", url, token=token)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+def requests(base: str, kpi_id: int, now: datetime) -> dict[str, str]:
+    api = f"{base}/api/v1/dashboard"
+    year_ago = (now - timedelta(days=365)).replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    name = NAMES[0]
+    return {
+        "series, day buckets, one name, one year": f"{api}/metrics/series?name={name}&bucket=day&agg=sum"
+        f"&from={year_ago:%Y-%m-%dT%H:%M:%SZ}&to={tomorrow:%Y-%m-%dT%H:%M:%SZ}",
+        "series, month buckets, one name, all data": f"{api}/metrics/series?name={name}&bucket=month&agg=sum",
+        "summary, 20 KPIs": f"{api}/summary",
+        "metrics/names": f"{api}/metrics/names",
+        "metrics list, first page (with count)": f"{api}/metrics",
+        "KPI series (last 12 periods)": f"{api}/kpis/{kpi_id}/series",
+    }
+
+
+def measure(db_url: str, repeat: int, now: datetime) -> dict[str, float]:
+    with psycopg.connect(db_url) as conn:
+        kpi_id = conn.execute("SELECT id FROM dashboard_kpi WHERE period = 'month' ORDER BY id LIMIT 1").fetchone()[0]
+    with gunicorn(db_url, workers=2) as (base, _process):
+        token = http_json("POST", f"{base}/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["access"]
+        results = {}
+        for label, url in requests(base, kpi_id, now).items():
+            results[label] = median_ms(url, token, repeat)
+            print(f"    {label:45s} {results[label]:8.1f} ms", flush=True)
+        return results
+
+
+def write_csv(path: Path, rows: int, now: datetime) -> None:
+    rng = random.Random(7)
+    start = now - SPAN
+    step = SPAN.total_seconds() / rows
+    with path.open("w", encoding="utf-8") as out:
+        out.write("name,value,timestamp\n")
+        for i in range(rows):
+            moment = start + timedelta(seconds=int(i * step + rng.random() * step))
+            out.write(f"{rng.choice(NAMES)},{rng.uniform(0, 1000):.4f},{moment:%Y-%m-%dT%H:%M:%S}Z\n")
+
+
+def time_raw_copy(db_url: str, path: Path) -> float:
+    sql = "COPY dashboard_metric (name, value, timestamp) FROM STDIN (FORMAT csv, HEADER true)"
+    with psycopg.connect(db_url) as conn:
+        started = time.perf_counter()
+        with conn.cursor().copy(sql) as copy, path.open("rb") as source:
+            while chunk := source.read(1024 * 1024):
+                copy.write(chunk)
+        conn.commit()
+        return time.perf_counter() - started
+
+
+def time_upload(base: str, token: str, path: Path, scratch: Path) -> float:
+    response = scratch / "response.json"
+    command = [
+        "curl", "--silent", "--show-error", "--output", str(response), "--write-out", "%{http_code}",
+        "--header", f"Authorization: Bearer {token}", "--header", "Expect:",
+        "--form", f"file=@{path};type=text/csv", "--form", "tz=UTC",
+        f"{base}/api/v1/dashboard/upload?allow_duplicate=true",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - started
+    body = json.loads(response.read_text() or "null")
+    assert result.stdout == "201", (result.stdout, body)
+    assert body["status"] == "succeeded", body
+    return elapsed
+
+
+def upload_ratio(db_url: str, user_id: int, rows: int, rounds: int, now: datetime) -> tuple[float, float]:
+    """Alternating rounds of raw COPY and HTTP upload of the same file into dashboard_metric; medians in seconds."""
+    with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
+        scratch = Path(tmp)
+        path = scratch / "upload.csv"
+        write_csv(path, rows, now)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            # The raw COPY names only the file's columns; the owner comes from a default, as in bench_uploads.
+            conn.execute(f"ALTER TABLE dashboard_metric ALTER owner_id SET DEFAULT {int(user_id)}")
+        copies, uploads = [], []
+        with gunicorn(db_url, workers=1, MEDIA_ROOT=str(scratch / "media"), CELERY_BROKER_URL="",
+                      GUNICORN_CMD_ARGS="--timeout 900") as (base, _process):  # fmt: skip
+            token = http_json("POST", f"{base}/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["access"]
+            for _ in range(rounds):
+                copies.append(time_raw_copy(db_url, path))
+                uploads.append(time_upload(base, token, path, scratch))
+                print(f"    round: COPY {copies[-1]:.2f} s, upload {uploads[-1]:.2f} s", flush=True)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("ALTER TABLE dashboard_metric ALTER owner_id DROP DEFAULT")
+    return statistics.median(copies), statistics.median(uploads)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--upload-rows", type=int, default=200_000)
+    parser.add_argument("--upload-rounds", type=int, default=3)
+    parser.add_argument("--database", default="bench_scale")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
+    args = parser.parse_args()
+
+    print(
+        f"bench_scale {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, sizes {args.sizes}, median of {args.repeat}", flush=True
+    )
+    db_url = recreate_database(args.database)
+    now = datetime.now(UTC)
+    try:
+        user_id = create_user_and_kpis(db_url)
+        loaded, results = 0, {}
+        for index, size in enumerate(args.sizes):
+            print(f"size {size:,}", flush=True)
+            load(db_url, user_id, size - loaded, now, seed=index)
+            loaded = size
+            results[size] = measure(db_url, args.repeat, now)
+        ratio = None
+        if args.upload_rows:
+            print(f"upload ratio at {loaded:,} rows ({args.upload_rows:,}-row file, {args.upload_rounds} rounds)")
+            copy_s, upload_s = upload_ratio(db_url, user_id, args.upload_rows, args.upload_rounds, now)
+            ratio = (copy_s, upload_s)
+        report(results, ratio, args)
+    finally:
+        if not args.keep:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+
+
+def report(results: dict[int, dict[str, float]], ratio, args) -> None:
+    sizes = list(results)
+    first, last = sizes[0], sizes[-1]
+    print()
+    print(f"median of {args.repeat} through gunicorn (2 workers, DEBUG off), one manager, 50 names, two years")
+    header = f"{'request':45s}" + "".join(f"{size:>14,}" for size in sizes) + "   growth   goal"
+    print(header)
+    for label in results[first]:
+        times = [results[size][label] for size in sizes]
+        growth = times[-1] / times[0]
+        verdict = "OK" if growth <= GROWTH_GOAL else "OVER"
+        line = (
+            f"{label:45s}" + "".join(f"{t:11.1f} ms" for t in times) + f"  {growth:5.2f}x   <= {GROWTH_GOAL}x {verdict}"
+        )
+        if label.startswith("summary"):
+            line += f"; < {SUMMARY_GOAL_MS:.0f} ms at {last:,}: {'OK' if times[-1] < SUMMARY_GOAL_MS else 'OVER'}"
+        print(line)
+    if ratio:
+        copy_s, upload_s = ratio
+        verdict = "OK" if upload_s <= UPLOAD_GOAL * copy_s else "OVER"
+        print(
+            f"upload at {last:,} rows, {args.upload_rows:,}-row file: raw COPY {copy_s:.2f} s, HTTP upload "
+            f"{upload_s:.2f} s (median of {args.upload_rounds}, alternating): {upload_s / copy_s:.2f}x   "
+            f"goal <= {UPLOAD_GOAL}x: {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""``manage.py metrics_rollup verify|rebuild``: check the hourly rollup against the raw metrics, or build it anew."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from dashboard.services.rollup import rollup_rebuild, rollup_verify
+
+
+class Command(BaseCommand):
+    help = (
+        "verify: compare every hourly rollup cell with the one its raw metrics make (exit status 1 on any "
+        "difference, listing the first ones). rebuild: empty the rollup and build it from the raw metrics, in one "
+        "transaction (writers of metrics wait for it)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("action", choices=["verify", "rebuild"])
+        parser.add_argument("--database", default="default", help="Database alias (default: default).")
+
+    def handle(self, *args, action: str, database: str, **options):
+        if action == "rebuild":
+            cells = rollup_rebuild(using=database)
+            self.stdout.write(f"Rebuilt the rollup: {cells} cell(s).")
+            return
+        check = rollup_verify(using=database)
+        if check.ok:
+            self.stdout.write(f"The rollup matches the raw metrics: {check.stored} cell(s).")
+            return
+        for kind, name, hour, owner_id, source in check.mismatches:
+            self.stderr.write(f"{kind}: name={name!r} hour={hour} owner={owner_id} source={source}")
+        raise CommandError(
+            f"The rollup differs from the raw metrics ({check.stored} stored, {check.expected} expected; "
+            f"first {len(check.mismatches)} differences above). Run `manage.py metrics_rollup rebuild`."
+        )

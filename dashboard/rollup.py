@@ -1,0 +1,151 @@
+"""Reading the hourly rollup: which part of a time range its cells answer exactly, and the one query that composes
+those cells with the raw rows of the rest (the partial hours at the edges, or everything in a zone whose offsets are
+not whole hours).
+
+A UTC hour lies inside one wall-clock bucket of every size (hour … year) in a zone whose offsets are whole hours and
+change on whole UTC hours — DST days of 23 and 25 hours included — so such buckets are sums of hours. Asia/Kolkata
+(+05:30) or Asia/Kathmandu (+05:45) buckets start mid-hour: they come from raw rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.db import connections
+from django.db.models import F, Q, QuerySet
+
+# Zones are checked over these years; outside them (rare data), buckets in zones other than UTC come from raw rows.
+ZONE_CHECK_FROM = datetime(1900, 1, 1, tzinfo=UTC)
+ZONE_CHECK_TO = datetime(2100, 1, 1, tzinfo=UTC)
+HOUR_SECONDS = 3600
+Window = tuple[datetime | None, datetime | None]
+
+
+def _zone_key(tz: tzinfo) -> str:
+    return getattr(tz, "key", None) or ("UTC" if tz is UTC else str(tz))
+
+
+@lru_cache(maxsize=128)
+def _zone_hour_bounds(key: str) -> Window | None:
+    """The span in which *key*'s offsets are whole hours changing on whole UTC hours (None: unbounded), or None."""
+    if key in ("UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Universal", "Zulu", "UCT"):
+        return (None, None)
+    zone = ZoneInfo(key)
+
+    def offset(seconds: int) -> int:
+        return int(datetime.fromtimestamp(seconds, zone).utcoffset().total_seconds())
+
+    moment, end = int(ZONE_CHECK_FROM.timestamp()), int(ZONE_CHECK_TO.timestamp())
+    current = offset(moment)
+    if current % HOUR_SECONDS:
+        return None
+    day = 86400
+    while moment < end:
+        following = offset(moment + day)
+        if following != current:
+            # Find the first second of the new offset: the change must fall on a whole UTC hour.
+            low, high = moment, moment + day
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == current else (low, middle)
+            if following % HOUR_SECONDS or high % HOUR_SECONDS:
+                return None
+            current = following
+        moment += day
+    return (ZONE_CHECK_FROM, ZONE_CHECK_TO)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = _floor_hour(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_window(*, start: datetime | None, end: datetime | None, tz: tzinfo | None = None) -> Window | None:
+    """``(a, b)``: the whole UTC hours ``[a, b)`` inside ``[start, end)`` whose cells can be used (None: unbounded),
+    for buckets in *tz* when given; None when cells answer nothing (an odd zone, a range inside one hour)."""
+    low, high = (None, None) if tz is None else (_zone_hour_bounds(_zone_key(tz)) or (False, False))
+    if low is False:
+        return None
+    a = _ceil_hour(start) if start is not None else None
+    b = _floor_hour(end) if end is not None else None
+    if low is not None:
+        a = low if a is None else max(a, low)
+    if high is not None:
+        b = high if b is None else min(b, high)
+    if a is not None and b is not None and a >= b:
+        return None
+    return a, b
+
+
+def split(
+    *, metrics: QuerySet, cells: QuerySet, start: datetime | None, end: datetime | None, tz: tzinfo | None = None
+) -> tuple[QuerySet | None, QuerySet | None]:
+    """``(cells, raw rows)`` that together hold exactly the *metrics* (already filtered to ``[start, end)``) once;
+    either may be None. *cells* are the rollup cells under the same visibility and name/owner filters."""
+    window = hour_window(start=start, end=end, tz=tz)
+    if window is None:
+        return None, metrics
+    a, b = window
+    if a is not None:
+        cells = cells.filter(hour__gte=a)
+    if b is not None:
+        cells = cells.filter(hour__lt=b)
+    if a is None and b is None:
+        return cells, None
+    outside = Q()
+    if a is not None:
+        outside |= Q(timestamp__lt=a)
+    if b is not None:
+        outside |= Q(timestamp__gte=b)
+    return cells, metrics.filter(outside)
+
+
+def composed_rows(parts: Sequence[QuerySet | None], outer: str) -> list[tuple]:
+    """Run *outer*, a query over ``u`` (the UNION ALL of the *parts*, ``values()`` querysets with the same aliases
+    in the same order), as one query on the parts' database."""
+    parts = [part.order_by() for part in parts if part is not None]
+    using = parts[0].db
+    selects, params = [], []
+    for index, part in enumerate(parts):
+        sql, part_params = part.query.get_compiler(using=using).as_sql()
+        selects.append(f"SELECT * FROM ({sql}) AS p{index}")  # noqa: S608 (SQL compiled by the ORM, with its params)
+        params.extend(part_params)
+    with connections[using].cursor() as cursor:
+        cursor.execute(outer.replace("{union}", " UNION ALL ".join(selects)), params)
+        return cursor.fetchall()
+
+
+def wall_clock(value, tz: tzinfo) -> datetime:
+    """A bucket start as the database gives it (naive wall-clock time; text on SQLite), read in *tz*."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=None).replace(tzinfo=tz, fold=0)
+
+
+def instant(value) -> datetime:
+    """A stored timestamp as the database gives it (aware; naive UTC text on SQLite), as an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def cell_columns(bucket_expression) -> dict:
+    return {
+        "k_name": F("name"),
+        "k_t": bucket_expression,
+        "k_sum": F("value_sum"),
+        "k_count": F("value_count"),
+        "k_min": F("value_min"),
+        "k_max": F("value_max"),
+        "k_first": F("first_timestamp"),
+        "k_last_ts": F("last_timestamp"),
+        "k_last_id": F("last_id"),
+        "k_last": F("last_value"),
+    }
