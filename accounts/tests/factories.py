@@ -93,3 +93,10 @@ def api_key_client(user: User, scopes: list[str], **fields):
     client.api_key = issued.api_key
     client.raw_key = issued.key
     return client
+
+
+def key_secret(raw: str) -> str:
+    """The secret part of a raw ``dsh_<prefix>_<secret>`` key; cut by position, since the secret may contain "_"."""
+    secret = raw[len("dsh_") + 12 + 1 :]
+    assert len(secret) == 43, raw
+    return secret
