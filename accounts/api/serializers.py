@@ -8,9 +8,10 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.selectors import user_mfa_enabled, user_permission_names, user_role_names
 from accounts.services.mfa import mfa_code_parse
+from config.serializers import FastOutputMixin
 
 
-class UserOutputSerializer(serializers.ModelSerializer):
+class UserOutputSerializer(FastOutputMixin, serializers.ModelSerializer):
     """A user as the admin API shows it: never a password hash."""
 
     roles = serializers.SerializerMethodField()
