@@ -248,7 +248,8 @@ def main() -> None:
         for index, (size, db_url) in enumerate(db_urls.items()):
             print(f"size {size:,}", flush=True)
             if args.reuse and database_exists(f"{args.database}_{size}"):
-                print("  reusing the loaded database")
+                print("  reusing the loaded database (migrated to this checkout)")
+                manage(db_url, "migrate", "--noinput", "-v0")
                 continue
             recreate_database(f"{args.database}_{size}")
             user_id = create_user_and_kpis(db_url)
