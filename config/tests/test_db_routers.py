@@ -160,9 +160,9 @@ def test_reads_go_to_a_real_replica_and_a_writer_reads_its_writes(primary_and_re
     subprocess.run([python, "manage.py", "shell", "-c", create_users], cwd=REPO, env=env, check=True, timeout=120)
     port = free_port()
     server = subprocess.Popen(
-        [python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+        [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
         cwd=REPO,
-        env=env,
+        env={**env, "WEB_CONCURRENCY": "2"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Each request through Django's test client in a fresh interpreter whose database is a port nobody listens on.
 PROBE = """
-import json, sys
+import json, os, sys
 sys.path.insert(0, {repo!r})
 import django
 django.setup()
@@ -36,7 +36,7 @@ requests = [
     ("POST", "/admin/login/", {{"username": "a@example.com", "password": "x"}}, {{}}),
     ("GET", "/admin/", None, {{"HTTP_COOKIE": "sessionid=abcdefghijklmnopqrstuvwxyz012345"}}),
 ]
-for method, path, body, headers in requests:
+for method, path, body, headers in requests[: int(os.environ.get("PROBE_REQUESTS", len(requests)))]:
     if method == "POST" and path.startswith("/api/"):
         response = client.post(path, json.dumps(body), content_type="application/json", **headers)
     elif method == "POST":
@@ -57,8 +57,20 @@ def _dead_port() -> int:
     raise AssertionError("no closed port below 100")
 
 
-def test_database_outage_is_a_503_with_retry_after_and_one_log_line_per_request(tmp_path):
-    env = {
+def _run_probe(env: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE.format(repo=str(REPO))],
+        cwd=tmp_path,
+        env={**_base_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _base_env(tmp_path: Path) -> dict[str, str]:
+    return {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
@@ -68,18 +80,16 @@ def test_database_outage_is_a_503_with_retry_after_and_one_log_line_per_request(
         "ADMIN_REQUIRE_MFA": "false",
         "CACHE_DIR": str(tmp_path / "cache"),
         "LOG_LEVEL": "INFO",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{_dead_port()}/nothing",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(repo=str(REPO))],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    results = [json.loads(line[len("RESULT ") :]) for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+
+
+def _results(result: subprocess.CompletedProcess) -> list[dict]:
+    return [json.loads(line[len("RESULT ") :]) for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+
+
+def test_database_outage_is_a_503_with_retry_after_and_one_log_line_per_request(tmp_path):
+    result = _run_probe({"DATABASE_URL": f"postgres://postgres@127.0.0.1:{_dead_port()}/nothing"}, tmp_path)
+    results = _results(result)
     assert len(results) == 4, result.stderr
     for outcome in results:
         assert outcome["status"] == 503, outcome
@@ -100,6 +110,18 @@ def test_database_outage_is_a_503_with_retry_after_and_one_log_line_per_request(
         assert f"{outcome['path']} 503" in line
         assert "WARNING dashboard.request" in line
         assert "unavailable=database: OperationalError" in line
+
+
+def test_cache_outage_is_a_503_too(tmp_path):
+    # Login is throttled through the shared cache before it reads the database: Redis down answers 503 first.
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "REDIS_URL": f"redis://127.0.0.1:{_dead_port()}/0"}
+    result = _run_probe({**env, "PROBE_REQUESTS": "1"}, tmp_path)
+    (login,) = _results(result)
+    assert login["path"] == "/api/v1/auth/login", result.stderr
+    assert (login["status"], login["retry_after"]) == (503, "5")
+    assert json.loads(login["body"])["code"] == "service_unavailable"
+    assert "Traceback" not in result.stderr
+    assert "unavailable=cache: ConnectionError" in result.stderr
 
 
 def _psycopg_error(sqlstate: str | None) -> psycopg.Error:
