@@ -81,7 +81,10 @@ def test_users_me_is_one_query_on_a_warm_cache(member_client, django_assert_num_
 def test_a_cold_cache_costs_two_queries_more(member_client, django_assert_num_queries):
     from django.core.cache import cache
 
+    from accounts.authz import local_profiles_clear
+
     cache.clear()
+    local_profiles_clear()
     # user row; then the stamp with the MFA flag, and the roles with their permissions, UNION the direct permissions
     with django_assert_num_queries(3):
         me(member_client)
