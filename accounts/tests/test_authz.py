@@ -306,3 +306,22 @@ def test_changes_are_seen_by_the_next_request_in_other_processes(tmp_path):
         User.objects.filter(pk=user.pk).update(is_active=False)
         assert call(two, token)[0] == HTTPStatus.UNAUTHORIZED
         assert call(one, token)[0] == HTTPStatus.UNAUTHORIZED
+
+
+@pytest_db
+def test_the_token_users_row_is_the_orms(member, django_assert_num_queries):
+    from django.utils import timezone
+
+    from accounts.authentication import user_by_id
+
+    User.objects.filter(pk=member.pk).update(last_login=timezone.now())
+    expected = User.objects.get(pk=member.pk)
+    with django_assert_num_queries(1):
+        user = user_by_id(member.pk)
+    fields = [field.attname for field in User._meta.concrete_fields]
+    assert [getattr(user, name) for name in fields] == [getattr(expected, name) for name in fields]
+    assert timezone.is_aware(user.last_login)
+    assert timezone.is_aware(user.date_joined)
+    assert user._state.adding is False
+    assert user._state.db == "default"
+    assert user_by_id(member.pk + 10_000) is None
