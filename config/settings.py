@@ -106,6 +106,8 @@ DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# ModelBackend with permissions from the cached, versioned access profile (accounts.authz).
+AUTHENTICATION_BACKENDS = ["accounts.backends.CachedPermissionsBackend"]
 PASSWORD_MIN_LENGTH = env.int("PASSWORD_MIN_LENGTH", default=12)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -329,6 +331,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # delivered. Keep it above the longest import: a task still running when it expires is delivered a second time (the
 # import service then finds the upload locked or finished and does nothing).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# An upload still ``processing`` this long after it started (and not locked by a running import) was interrupted for
+# good: longer than the visibility timeout, so a task redelivered after its worker died re-imports it first.
+UPLOAD_STALE_AFTER = timedelta(seconds=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 600)
+UPLOAD_SETTLE_INTERVAL_SECONDS = 600
 
 # --- Alerts ---------------------------------------------------------------------------------------------
 # This backend's public origin, for links to the staff UI in alert mails.
@@ -348,6 +354,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboard.tasks.alerts_evaluate_task",
         "schedule": float(ALERTS_INTERVAL_SECONDS),
         "options": {"expires": float(ALERTS_INTERVAL_SECONDS)},
+    },
+    # Uploads left processing by a dead worker or a database that stayed down (`manage.py uploads_settle` from cron).
+    "uploads-settle": {
+        "task": "dashboard.tasks.uploads_settle_task",
+        "schedule": float(UPLOAD_SETTLE_INTERVAL_SECONDS),
+        "options": {"expires": float(UPLOAD_SETTLE_INTERVAL_SECONDS)},
     },
     # Expired Idempotency-Key records (IDEMPOTENCY_TTL_HOURS); `manage.py idempotency_purge` does the same from cron.
     "idempotency-purge": {
