@@ -21,7 +21,7 @@ from dashboard.timeseries import RELATIVE_RANGES, relative_range
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/dashboard/boards"
-GRANTS = import_module("dashboard.migrations.0010_grant_board_permissions")
+GRANTS = import_module("dashboard.migrations.0011_grant_board_permissions")
 CONTRACT_FIELDS = {
     "id",
     "name",
@@ -270,7 +270,7 @@ def test_data_needs_the_panels_permissions(user_with_role, manager, client_for):
 
 
 def _apps():
-    return MigrationLoader(connection).project_state(("dashboard", "0010_grant_board_permissions")).apps
+    return MigrationLoader(connection).project_state(("dashboard", "0011_grant_board_permissions")).apps
 
 
 def _board_with(owner, panels) -> Board:

@@ -32,7 +32,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dashboard", "0009_boards"),
+        ("dashboard", "0010_boards"),
         ("accounts", "0003_seed_roles"),
     ]
 
