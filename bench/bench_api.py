@@ -6,6 +6,10 @@ connections and reads utime+stime of every gunicorn worker and of every PostgreS
 database from /proc before and after. Query counts come from one request through Django's test client in a separate
 process (ORM queries; a CONN_HEALTH_CHECKS `SELECT 1` is not an ORM query and is listed apart).
 
+When every tree measured has API keys, the key path (issue #13) is measured too: one metric POST with an API key of
+the same analyst, and a list of 1,000 metrics POSTed with the JWT and with the key (a tenth of the requests; CPU per
+request, so per 1,000 writes).
+
 With ``--baseline-ref REF`` the same is measured for a checkout of REF (a git worktree under /tmp), on its own scratch
 database, in alternating rounds, so both trees see the same machine load.
 
@@ -55,6 +59,14 @@ Metric.objects.bulk_create(
 )
 """
 
+API_KEY = """
+from accounts.models import User
+from accounts.services.api_keys import api_key_create
+analyst = User.objects.get(email="analyst@bench.local")
+issued = api_key_create(user=analyst, name="bench", scopes=["dashboard.add_metric", "dashboard.view_metric"])
+print("KEY" + issued.key)
+"""
+
 QUERY_COUNTS = """
 import json, sys
 from django.db import connection
@@ -89,6 +101,7 @@ class Tree:
         self.port = 0
         self.process: subprocess.Popen | None = None
         self.tokens: dict[str, str] = {}
+        self.key_path = False  # also measure the API-key endpoints (set when every tree has keys)
 
     def manage(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
@@ -130,6 +143,10 @@ class Tree:
             status, body = request("POST", self.port, "/api/v1/auth/login", {"email": email, "password": PASSWORD})
             assert status == 200, (status, body)
             self.tokens[role] = json.loads(body)["access"]
+        if (self.path / "accounts" / "api_keys.py").is_file() and "key" not in self.tokens:
+            # The analyst's API key for the key path (issue #13); a tree without API keys measures JWTs only.
+            out = self.manage("shell", "-c", API_KEY)
+            self.tokens["key"] = out.split("KEY", 1)[1].strip()
 
     def stop(self) -> None:
         if self.process is not None:
@@ -147,15 +164,23 @@ class Tree:
         ).fetchall()
         return [pid for (pid,) in rows]
 
-    def endpoints(self) -> list[tuple[str, str, str, str, dict | None]]:
+    def endpoints(self) -> list[tuple[str, str, str, str, dict | list | None]]:
         analyst, admin = self.tokens["analyst"], self.tokens["admin"]
         metric = {"name": "bench.post", "value": 1.5}
-        return [
+        endpoints = [
             ("users/me", "GET", "/api/v1/users/me", analyst, None),
             ("metrics list (100)", "GET", "/api/v1/dashboard/metrics?limit=100", analyst, None),
             ("metrics POST", "POST", "/api/v1/dashboard/metrics", analyst, metric),
             ("admin users (100)", "GET", "/api/v1/admin/users?limit=100", admin, None),
         ]
+        if self.key_path:
+            key, batch = self.tokens["key"], [{"name": f"bench.batch{n % 10}", "value": n} for n in range(1000)]
+            endpoints += [
+                ("metrics POST, key", "POST", "/api/v1/dashboard/metrics", key, metric),
+                ("POST 1,000, JWT", "POST", "/api/v1/dashboard/metrics", analyst, batch),
+                ("POST 1,000, key", "POST", "/api/v1/dashboard/metrics", key, batch),
+            ]
+        return endpoints
 
     def query_counts(self) -> dict[str, list[int]]:
         env_backup = self.env
@@ -189,6 +214,11 @@ def cpu_ticks(pids: list[int]) -> dict[int, int]:
     return ticks
 
 
+def requests_for(endpoint, requests: int) -> int:
+    """A tenth of the requests for a 1,000-item body (each one is a thousand writes)."""
+    return max(10, requests // 10) if isinstance(endpoint[4], list) else requests
+
+
 def load(port: int, endpoint, total: int, connections: int) -> None:
     _, method, path, token, body = endpoint
     counter = iter(range(total))
@@ -215,7 +245,7 @@ def load(port: int, endpoint, total: int, connections: int) -> None:
 
 def measure(tree: Tree, monitor: psycopg.Connection, endpoint, total: int, connections: int) -> tuple[float, float]:
     """(server CPU seconds: app, PostgreSQL) spent serving *total* requests to *endpoint*."""
-    load(tree.port, endpoint, 20, connections)  # warm: connections open, caches filled
+    load(tree.port, endpoint, requests_for(endpoint, 20), connections)  # warm: connections open, caches filled
     workers, backends = tree.workers(), tree.backends(monitor)
     app0, pg0 = cpu_ticks(workers), cpu_ticks(backends)
     load(tree.port, endpoint, total, connections)
@@ -264,6 +294,9 @@ def main() -> None:
             tree.prepare()
             tree.start(args.workers)
             stack.callback(tree.stop)
+        key_path = all("key" in tree.tokens for tree in trees)
+        for tree in trees:
+            tree.key_path = key_path
         monitor = stack.enter_context(psycopg.connect(trees[0].db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True))
         counts = {tree.label: tree.query_counts() for tree in trees}
         totals = {(tree.label, e[0]): [0.0, 0.0] for tree in trees for e in tree.endpoints()}
@@ -271,11 +304,10 @@ def main() -> None:
             for index in range(len(trees[0].endpoints())):
                 for tree in trees:
                     endpoint = tree.endpoints()[index]
-                    app, pg = measure(tree, monitor, endpoint, args.requests, args.connections)
+                    app, pg = measure(tree, monitor, endpoint, requests_for(endpoint, args.requests), args.connections)
                     totals[tree.label, endpoint[0]][0] += app
                     totals[tree.label, endpoint[0]][1] += pg
 
-    n = args.requests * args.rounds
     print(
         f"requests={args.requests} x rounds={args.rounds} per endpoint, connections={args.connections}, "
         f"gunicorn workers={args.workers}, DEBUG off, cache={'redis' if os.environ.get('REDIS_URL') else 'file'}"
@@ -285,13 +317,16 @@ def main() -> None:
     print(
         f"{'endpoint':<20} {'tree':<{width}} {'app ms':>7} {'PG ms':>7} {'total':>7} {'peer':>6} {'ratio':>6} queries"
     )
-    for endpoint in PEER_MS:
+    for endpoint in [e[0] for e in trees[0].endpoints()]:
         for tree in trees:
+            n = requests_for(next(e for e in tree.endpoints() if e[0] == endpoint), args.requests) * args.rounds
             app, pg = (value * 1000 / n for value in totals[tree.label, endpoint])
             queries, status = counts[tree.label][endpoint]
+            peer = PEER_MS.get(endpoint)
+            versus = f"{peer:6.1f} {(app + pg) / peer:5.2f}x" if peer else f"{'-':>6} {'-':>6}"
             print(
-                f"{endpoint:<20} {tree.label:<{width}} {app:7.2f} {pg:7.2f} {app + pg:7.2f} {PEER_MS[endpoint]:6.1f} "
-                f"{(app + pg) / PEER_MS[endpoint]:5.2f}x {queries} (HTTP {status})"
+                f"{endpoint:<20} {tree.label:<{width}} {app:7.2f} {pg:7.2f} {app + pg:7.2f} {versus} "
+                f"{queries} (HTTP {status})"
             )
 
 
