@@ -88,7 +88,8 @@ class ChartPoint:
     short_label: str
     value: float
     tone: str = ""
-    partial: bool = False  # the period is not over yet: its value so far
+    partial: bool = False  # the range holds only part of the period: it runs on (so far), or the range starts in it
+    note: str = ""  # why it is partial, for labels: "so far" or "from Mar 15"
 
 
 @dataclass(frozen=True)
@@ -134,14 +135,40 @@ def format_number(value: float | None, unit: str = "") -> str:
     return f"{sign}{text}{NBSP}{unit}"
 
 
-def format_compact(value: float) -> str:
-    """Axis labels: ``15_000`` → ``15k``, ``2_500_000`` → ``2.5M``; below 10,000 as :func:`format_number`."""
-    magnitude = abs(value)
-    for threshold, divisor, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
-        if magnitude >= threshold:
-            text = f"{magnitude / divisor:.1f}".rstrip("0").rstrip(".") + suffix
-            return f"{MINUS}{text}" if value < 0 else text
-    return format_number(value)
+def format_exact(value: float | None) -> str:
+    """The stored value in full, grouped in thousands: ``1234567.0`` → ``1,234,567``, ``0.125`` → ``0.125``
+    (no trailing ``.0``, no rounding); ``None`` is an em dash."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    text = f"{int(abs(value)):,}" if float(value).is_integer() else f"{abs(value):,}"
+    return f"{MINUS}{text}" if value < 0 else text
+
+
+COMPACT_SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def axis_labels(ticks: Sequence[float]) -> list[str]:
+    """One number format for a whole axis: one scale (``k`` from 10,000 up, ``M``, …) and one number of decimals,
+    the fewest that tell the ticks apart: ``0, 2500, 5000`` → ``0, 2,500, 5,000``; ``0, 5000, 10000, 15000`` →
+    ``0k, 5k, 10k, 15k``; ``0, 0.5, 1`` → ``0.0, 0.5, 1.0``."""
+    if not ticks:
+        return []
+    largest = max(abs(tick) for tick in ticks)
+    divisor, suffix = 1.0, ""
+    for scale, name in COMPACT_SCALES:
+        if largest >= max(scale, 1e4):
+            divisor, suffix = scale, name
+            break
+    scaled = [tick / divisor for tick in ticks]
+    decimals = next(
+        (digits for digits in range(4) if all(abs(value - round(value, digits)) < 1e-9 for value in scaled)), 3
+    )
+    labels = []
+    for value in scaled:
+        text = f"{abs(value):,.{decimals}f}"
+        negative = value < 0 and float(text.replace(",", "")) != 0
+        labels.append(f"{MINUS if negative else ''}{text}{suffix}")
+    return labels
 
 
 def format_change(pct: float | None) -> str:
@@ -198,15 +225,25 @@ def bucket_end(start: datetime, bucket: str) -> datetime:
 
 
 def chart_points(
-    points: Sequence, bucket: str, tones: Sequence[str] | None = None, now: datetime | None = None
+    points: Sequence,
+    bucket: str,
+    tones: Sequence[str] | None = None,
+    now: datetime | None = None,
+    start: datetime | None = None,
 ) -> list[ChartPoint]:
     """Selector points (anything with ``t`` and ``value``) → :class:`ChartPoint`, labelled for *bucket*.
 
-    *tones* (one per point) colour the marks; a period still running at *now* is marked partial.
+    *tones* (one per point) colour the marks; a period still running at *now*, or one that began before the range's
+    *start* (so only its part in the range counts), is marked partial.
     """
     marks = []
     for index, point in enumerate(points):
         end = bucket_end(point.t, bucket)
+        note = ""
+        if now is not None and end > now:
+            note = "so far"
+        elif start is not None and point.t < start:
+            note = f"from {period_label(start.astimezone(point.t.tzinfo), 'day', short=True)}"
         marks.append(
             ChartPoint(
                 start=point.t,
@@ -215,7 +252,8 @@ def chart_points(
                 short_label=period_label(point.t, bucket, short=True),
                 value=point.value,
                 tone=tones[index] if tones else "",
-                partial=now is not None and end > now,
+                partial=bool(note),
+                note=note,
             )
         )
     return marks
@@ -376,7 +414,7 @@ def series_chart(
     right = size.width - size.right
 
     parts.append(mark_safe('<g class="grid" aria-hidden="true">'))
-    for tick in ticks:
+    for tick, tick_label in zip(ticks, axis_labels(ticks), strict=True):
         parts.append(
             format_html(
                 '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1"/>'
@@ -391,7 +429,7 @@ def series_chart(
                 _n(y(tick)),
                 size.font,
                 QUIET,
-                format_compact(tick),
+                tick_label,
             )
         )
     for label_x, text in _x_labels(points, x, size):
@@ -470,13 +508,13 @@ def series_chart(
                 colour,
                 repr(point.value),
                 point.label,
-                " (so far)" if point.partial else "",
+                f" ({point.note})" if point.note else "",
                 format_number(point.value, unit),
             )
         )
     parts.append(mark_safe("</g></svg>"))
     rows = [
-        (point.label + (" (so far)" if point.partial else ""), format_number(point.value, unit)) for point in points
+        (point.label + (f" ({point.note})" if point.note else ""), format_number(point.value, unit)) for point in points
     ]
     return Chart(chart_id=chart_id, title=title, description=description, svg=_join(parts), rows=rows)
 

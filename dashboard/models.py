@@ -163,6 +163,15 @@ class KPI(models.Model):
         UP = "up", "Higher is better"
         DOWN = "down", "Lower is better"
 
+    class Status(models.TextChoices):
+        """Where a KPI's value stands against its target (computed, never stored)."""
+
+        ON_TRACK = "on_track", "On track"
+        AT_RISK = "at_risk", "At risk"
+        OFF_TRACK = "off_track", "Off track"
+        NO_DATA = "no_data", "No data"
+        NO_TARGET = "no_target", "No target"
+
     name = models.CharField(max_length=255, unique=True)
     slug = models.SlugField(max_length=255, unique=True, editable=False)
     description = models.TextField(blank=True)
@@ -185,6 +194,16 @@ class KPI(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def warning_band(self) -> tuple[float, float] | None:
+        """``(low, high)``: the values within ``warning_threshold_pct`` of the target on its losing side (at risk),
+        the target itself being one end; None without a target."""
+        if self.target is None:
+            return None
+        margin = abs(self.target) * self.warning_threshold_pct / 100
+        if self.direction == self.Direction.UP:
+            return self.target - margin, self.target
+        return self.target, self.target + margin
 
 
 def _default_time_zone() -> str:

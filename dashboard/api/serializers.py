@@ -203,18 +203,34 @@ class KPISeriesSerializer(serializers.Serializer):
     points = KPIPointSerializer(many=True)
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
+class WallClockField(serializers.ReadOnlyField):
+    """An aware datetime as ISO 8601 with its own offset (a bucket's start in the caller's ``tz``), not UTC."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
 class PeriodValueSerializer(serializers.Serializer):
-    period_start = serializers.CharField()
+    period_start = WallClockField()
     value = serializers.FloatField(allow_null=True)
 
 
+class PeriodToDateSerializer(PeriodValueSerializer):
+    end = WallClockField(help_text="Where the previous period is cut: as far into it as now is into the current one.")
+
+
 class KPISummarySerializer(serializers.Serializer):
+    """Serializes :class:`dashboard.selectors.KPIStatus` as it is."""
+
     kpi = KPIBriefSerializer()
     current = PeriodValueSerializer()
     previous = PeriodValueSerializer()
+    previous_to_date = PeriodToDateSerializer()
     change_pct = serializers.FloatField(allow_null=True)
+    change_to_date_pct = serializers.FloatField(allow_null=True)
     progress_pct = serializers.FloatField(allow_null=True)
-    status = serializers.ChoiceField(choices=["on_track", "at_risk", "off_track", "no_data", "no_target"])
+    status = serializers.ChoiceField(choices=KPI.Status.choices)
 
 
 class UploadSerializer(serializers.ModelSerializer):

@@ -239,18 +239,7 @@ class SummaryView(APIView):
     )
     def get(self, request: Request) -> Response:
         tz = _query(RangeQuerySerializer, request)["tz"]
-        rows = [
-            {
-                "kpi": row.kpi,
-                "current": {"period_start": row.current_start.isoformat(), "value": row.current},
-                "previous": {"period_start": row.previous_start.isoformat(), "value": row.previous},
-                "change_pct": row.change_pct,
-                "progress_pct": row.progress_pct,
-                "status": row.status,
-            }
-            for row in kpi_summary(user=request.user, tz=tz)
-        ]
-        return Response(KPISummarySerializer(rows, many=True).data)
+        return Response(KPISummarySerializer(kpi_summary(user=request.user, tz=tz), many=True).data)
 
 
 class UploadInputSerializer(serializers.Serializer):

@@ -87,7 +87,7 @@ class MetricExplorerView(StaffPage):
         defaults = {
             "name": names[0] if names else "",
             "bucket": "day",
-            "agg": "sum",
+            "agg": "avg",  # meaningful for gauges (latency, rates) and flows alike; ?agg= chooses another
             "tz": settings.TIME_ZONE,
             "from": (timezone.localdate() - timedelta(days=EXPLORER_DEFAULT_DAYS - 1)).isoformat(),
         }

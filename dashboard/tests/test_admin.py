@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from dashboard.models import KPI
-from dashboard.tests.factories import MetricFactory
+from dashboard.tests.factories import KPIFactory, MetricFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +43,19 @@ def test_manager_sees_all_but_changes_only_own(staff, client):
     assert response.status_code == HTTPStatus.FORBIDDEN
     theirs.refresh_from_db()
     assert theirs.name == "their-metric"
+
+
+def test_changelists_show_values_in_full_with_thousands_separators(staff, client):
+    manager = staff("manager")
+    MetricFactory(owner=manager, name="big", value=1234567.0)
+    MetricFactory(owner=manager, name="fine", value=1234.5678)
+    KPIFactory(name="Revenue", target=130000.0)
+    client.force_login(manager)
+    page = client.get(CHANGELIST).content.decode()
+    assert 'class="field-display_value">1,234,567</td>' in page
+    assert 'class="field-display_value">1,234.5678</td>' in page
+    kpis = client.get("/admin/dashboard/kpi/").content.decode()
+    assert 'class="field-display_target">130,000</td>' in kpis
 
 
 def test_changelist_queries_do_not_grow_with_rows(staff, client, django_assert_max_num_queries):

@@ -155,6 +155,12 @@ def test_summary_current_previous_and_status(user_with_role, client_for):
     assert revenue["current"] == {"period_start": month_start.isoformat(), "value": 95.0}
     assert revenue["previous"] == {"period_start": previous_month.isoformat(), "value": 50.0}
     assert revenue["change_pct"] == pytest.approx(90.0)
+    to_date = revenue["previous_to_date"]
+    assert to_date["period_start"] == previous_month.isoformat()
+    assert to_date["value"] == 50.0  # the previous month's first instant is before any cut
+    assert previous_month < datetime.fromisoformat(to_date["end"]) <= month_start
+    assert revenue["change_to_date_pct"] == pytest.approx(90.0)
+    assert rows["Empty"]["change_to_date_pct"] is None
     assert revenue["progress_pct"] == pytest.approx(95.0)
     assert revenue["status"] == "at_risk"
     assert rows["Empty"]["status"] == "no_data"
@@ -167,7 +173,8 @@ def test_summary_query_count_does_not_grow_with_kpis(manager, client_for, django
     client = client_for(manager)
     for period in ("day", "week", "month", "quarter", "year"):
         KPIFactory(period=period, aggregation="last")
-    with django_assert_num_queries(14) as few:
+    # Auth, the KPIs, and per period two queries for its values and two for the previous period to date.
+    with django_assert_num_queries(24) as few:
         client.get(SUMMARY)
     for period in ("day", "week", "month", "quarter", "year"):
         KPIFactory.create_batch(4, period=period, aggregation="avg")
