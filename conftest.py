@@ -227,6 +227,16 @@ def user_with_role(db):
 
 
 @pytest.fixture
+def staff(user_with_role):
+    """Create a staff member (who may log into the admin) holding the seeded role(s) named."""
+
+    def make(*roles: str, **fields):
+        return user_with_role(*roles, is_staff=True, **fields)
+
+    return make
+
+
+@pytest.fixture
 def page(chromium_browser):
     """A fresh headless Chromium page that records CSP violations, console errors and failed requests."""
     from config.tests.browser import checked_pages

@@ -162,6 +162,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": env.str("CACHE_DIR", default="") or str(BASE_DIR / "var" / "cache"),
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="dashboard"),
         }
     }
 

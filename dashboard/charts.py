@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from dashboard.models import KPI
 from dashboard.timeseries import period_shift
 
 PREFIX_UNITS = frozenset({"$", "€", "£", "¥"})
@@ -27,11 +28,11 @@ QUIET = "#8a8a8a"
 GRID = "#d9d9d9"
 TARGET = "#6b4fa3"
 TONE_FILL = {
-    "on_track": "#2e7d32",
-    "at_risk": "#c77700",
-    "off_track": "#c62828",
-    "no_target": INK,
-    "no_data": QUIET,
+    KPI.Status.ON_TRACK: "#2e7d32",
+    KPI.Status.AT_RISK: "#c77700",
+    KPI.Status.OFF_TRACK: "#c62828",
+    KPI.Status.NO_TARGET: INK,
+    KPI.Status.NO_DATA: QUIET,
 }
 
 
@@ -454,7 +455,7 @@ def series_chart(
                 _n(y(high)),
                 right - size.left,
                 _n(y(low) - y(high)),
-                TONE_FILL["at_risk"],
+                TONE_FILL[KPI.Status.AT_RISK],
             )
         )
     if target is not None:

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models, router, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from dashboard.managers import ROLLUP_FIELDS, MetricQuerySet
@@ -156,6 +157,9 @@ class MetricHour(models.Model):
         return f"{self.name} @ {self.hour:%Y-%m-%d %H:00} ({self.value_count})"
 
 
+KPI_NAME_TAKEN = "A KPI with this name already exists."
+
+
 class KPI(models.Model):
     """A target for one metric, aggregated per period."""
 
@@ -172,7 +176,7 @@ class KPI(models.Model):
         NO_DATA = "no_data", "No data"
         NO_TARGET = "no_target", "No target"
 
-    name = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255)  # unique whatever the case: the Lower() constraint below
     slug = models.SlugField(max_length=255, unique=True, editable=False)
     description = models.TextField(blank=True)
     metric_name = models.CharField(max_length=255)
@@ -191,6 +195,11 @@ class KPI(models.Model):
         ordering = ["name", "id"]
         verbose_name = "KPI"
         verbose_name_plural = "KPIs"
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), name="dashboard_kpi_name_ci_unique", violation_error_message=KPI_NAME_TAKEN
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -16,7 +16,6 @@ TRUNC_BY_BUCKET = {
     "year": TruncYear,
 }
 BUCKETS = tuple(TRUNC_BY_BUCKET)
-PERIODS = ("day", "week", "month", "quarter", "year")
 
 
 def bucket_start(moment: datetime, bucket: str, tz: ZoneInfo) -> datetime:

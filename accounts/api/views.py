@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +26,7 @@ from accounts.api.serializers import (
     RegisterInputSerializer,
     TokenPairSerializer,
 )
-from accounts.permissions import IsAuthenticatedUser, RefusesApiKeys
+from accounts.permissions import RefusesApiKeys
 from accounts.services.auth import user_login, user_profile_update, user_register
 from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
@@ -138,7 +139,7 @@ class PasswordResetConfirmView(PublicAuthView):
 
 
 class MeView(APIView):
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=MeOutputSerializer)
     def get(self, request: Request) -> Response:
@@ -153,7 +154,7 @@ class MeView(APIView):
 
 
 class MePasswordView(APIView):
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticated]
     throttle_classes = [ClientAddressThrottle, AccountThrottle]
     throttle_scope = "password"
 

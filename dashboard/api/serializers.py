@@ -176,14 +176,6 @@ class KPISerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "slug", "created_by", "created_at"]
 
-    def validate_name(self, value: str) -> str:
-        taken = KPI.objects.filter(name__iexact=value)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise serializers.ValidationError("A KPI with this name already exists.")
-        return value
-
 
 class KPIBriefSerializer(serializers.ModelSerializer):
     class Meta:

@@ -126,24 +126,54 @@ class KPISpec:
 
 
 KPIS = [
-    KPISpec("Monthly revenue", "revenue", "sum", "month", "up", "€", "Sales booked this month.", aim="on_track"),
-    KPISpec("Weekly revenue", "revenue", "sum", "week", "up", "€", "Sales booked this week.", aim="at_risk"),
-    KPISpec("Quarterly revenue", "revenue", "sum", "quarter", "up", "€", "Sales booked this quarter.", aim="off_track"),
-    KPISpec("Weekly signups", "signups", "sum", "week", "up", "users", "New accounts per week.", aim="on_track"),
+    KPISpec(
+        "Monthly revenue", "revenue", "sum", "month", "up", "€", "Sales booked this month.", aim=KPI.Status.ON_TRACK
+    ),
+    KPISpec("Weekly revenue", "revenue", "sum", "week", "up", "€", "Sales booked this week.", aim=KPI.Status.AT_RISK),
+    KPISpec(
+        "Quarterly revenue",
+        "revenue",
+        "sum",
+        "quarter",
+        "up",
+        "€",
+        "Sales booked this quarter.",
+        aim=KPI.Status.OFF_TRACK,
+    ),
+    KPISpec(
+        "Weekly signups", "signups", "sum", "week", "up", "users", "New accounts per week.", aim=KPI.Status.ON_TRACK
+    ),
     KPISpec("Active users", "active_users", "last", "month", "up", "users", "Daily active users, latest count."),
-    KPISpec("API latency", "api_latency_ms", "avg", "week", "down", "ms", "Mean response time.", aim="at_risk"),
-    KPISpec("Worst API latency", "api_latency_ms", "max", "day", "down", "ms", "Slowest response.", aim="off_track"),
-    KPISpec("Error rate", "error_rate", "avg", "month", "down", "%", "Share of failed requests.", aim="on_track"),
-    KPISpec("Support tickets", "support_tickets", "count", "week", "down", "tickets", "Opened.", aim="off_track"),
-    KPISpec("Lowest stock level", "stock_level", "min", "week", "up", "units", "Warehouse low point.", aim="at_risk"),
+    KPISpec(
+        "API latency", "api_latency_ms", "avg", "week", "down", "ms", "Mean response time.", aim=KPI.Status.AT_RISK
+    ),
+    KPISpec(
+        "Worst API latency", "api_latency_ms", "max", "day", "down", "ms", "Slowest response.", aim=KPI.Status.OFF_TRACK
+    ),
+    KPISpec(
+        "Error rate", "error_rate", "avg", "month", "down", "%", "Share of failed requests.", aim=KPI.Status.ON_TRACK
+    ),
+    KPISpec(
+        "Support tickets", "support_tickets", "count", "week", "down", "tickets", "Opened.", aim=KPI.Status.OFF_TRACK
+    ),
+    KPISpec(
+        "Lowest stock level",
+        "stock_level",
+        "min",
+        "week",
+        "up",
+        "units",
+        "Warehouse low point.",
+        aim=KPI.Status.AT_RISK,
+    ),
     KPISpec("Net promoter score", "nps", "avg", "quarter", "up", "pts", "Quarterly survey.", target=45),
     KPISpec("Churn rate", "churn_rate", "last", "month", "down", "%", "Monthly churn, latest estimate."),
 ]
 
 # target = value * factor gives each aim with the default 10% margin: on track, 5% short, 25% short.
 AIM_FACTORS = {
-    "up": {"on_track": 0.9, "at_risk": 1 / 0.95, "off_track": 1 / 0.75},
-    "down": {"on_track": 1.1, "at_risk": 1 / 1.05, "off_track": 1 / 1.3},
+    "up": {KPI.Status.ON_TRACK: 0.9, KPI.Status.AT_RISK: 1 / 0.95, KPI.Status.OFF_TRACK: 1 / 0.75},
+    "down": {KPI.Status.ON_TRACK: 1.1, KPI.Status.AT_RISK: 1 / 1.05, KPI.Status.OFF_TRACK: 1 / 1.3},
 }
 
 

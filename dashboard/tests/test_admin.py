@@ -13,14 +13,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/dashboard/metric/"
 
 
-@pytest.fixture
-def staff(user_with_role):
-    def make(*roles):
-        return user_with_role(*roles, is_staff=True)
-
-    return make
-
-
 def test_staff_without_view_all_sees_only_own_metrics(staff, client):
     analyst = staff("analyst")
     mine = MetricFactory(owner=analyst, name="mine-metric")
@@ -79,20 +71,23 @@ def test_admin_creates_metric_for_self_and_kpi_with_slug(staff, client):
     )
     assert response.status_code == HTTPStatus.FOUND
     assert manager.metrics.get().name == "admin-made"
-    response = client.post(
-        "/admin/dashboard/kpi/add/",
-        {
-            "name": "Admin KPI",
-            "metric_name": "admin-made",
-            "aggregation": "sum",
-            "period": "month",
-            "direction": "up",
-            "warning_threshold_pct": "10",
-            "description": "",
-            "unit": "",
-            "target": "",
-        },
-    )
+    form = {
+        "name": "Admin KPI",
+        "metric_name": "admin-made",
+        "aggregation": "sum",
+        "period": "month",
+        "direction": "up",
+        "warning_threshold_pct": "10",
+        "description": "",
+        "unit": "",
+        "target": "",
+    }
+    response = client.post("/admin/dashboard/kpi/add/", form)
     assert response.status_code == HTTPStatus.FOUND, response.content.decode()[:2000]
     kpi = KPI.objects.get()
     assert (kpi.slug, kpi.created_by) == ("admin-kpi", manager)
+    # The admin cannot bypass the rule the API keeps: names are unique whatever their case.
+    duplicate = client.post("/admin/dashboard/kpi/add/", {**form, "name": "ADMIN kpi"})
+    assert duplicate.status_code == HTTPStatus.OK
+    assert "A KPI with this name already exists." in duplicate.content.decode()
+    assert KPI.objects.count() == 1

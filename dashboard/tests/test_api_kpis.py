@@ -47,6 +47,17 @@ def test_kpi_names_are_unique_and_slugs_stay_unique(manager, client_for):
     assert "name" in duplicate.json()["errors"]
     similar = client.post(URL, {**NEW_KPI, "name": "Monthly: revenue"}, format="json")
     assert similar.json()["slug"] == "monthly-revenue-2"
+    renamed = client.patch(f"{URL}/{similar.json()['id']}", {"name": "MONTHLY revenue"}, format="json")
+    assert renamed.status_code == HTTPStatus.BAD_REQUEST
+    assert renamed.json()["errors"]["name"] == ["A KPI with this name already exists."]
+
+
+def test_kpi_name_uniqueness_is_the_databases_whoever_writes():
+    from django.db import IntegrityError, transaction
+
+    KPIFactory(name="Churn")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        KPIFactory(name="cHURN")
 
 
 @pytest.mark.parametrize(

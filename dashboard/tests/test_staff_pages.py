@@ -30,14 +30,6 @@ def chart_url(kpi) -> str:
     return f"/admin/dashboard/kpi/{kpi.pk}/chart/"
 
 
-@pytest.fixture
-def staff(user_with_role):
-    def make(*roles):
-        return user_with_role(*roles, is_staff=True)
-
-    return make
-
-
 def _in_current_month(offset_months: int = 0):
     """A moment inside the month *offset_months* from now (0: the current one, so far), whatever today is."""
     now = timezone.now()
