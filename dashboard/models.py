@@ -30,6 +30,11 @@ class Period(models.TextChoices):
     YEAR = "year"
 
 
+def upload_file_path(instance: Upload | None = None, filename: str = "") -> str:
+    """Where an uploaded file is kept in the storage: by day, under a random name (never the client's)."""
+    return f"uploads/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.csv"
+
+
 class Upload(models.Model):
     """One file of metrics sent for import, kept in the history whatever its outcome."""
 
@@ -39,7 +44,7 @@ class Upload(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
 
-    file = models.FileField(upload_to="uploads/%Y/%m/%d/", blank=True, max_length=500)
+    file = models.FileField(upload_to=upload_file_path, blank=True, max_length=500)
     filename = models.CharField(max_length=255)
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
+from config.exceptions import ApiError
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
     KPISerializer,
@@ -33,8 +34,6 @@ from dashboard.api.serializers import (
     UploadSerializer,
 )
 from dashboard.csv_format import escape_text_cell
-from dashboard.exceptions import DuplicateUpload, InvalidFile, InvalidRows
-from dashboard.models import Upload
 from dashboard.selectors import (
     MetricFilters,
     kpi_list,
@@ -48,7 +47,7 @@ from dashboard.selectors import (
     uploads_visible_to,
 )
 from dashboard.services import kpi_create, kpi_delete, kpi_update, metric_delete, metric_update, metrics_create
-from dashboard.services.uploads import metrics_import, upload_delete
+from dashboard.services.uploads import ImportFailure, metrics_import, upload_delete
 from idempotency.decorators import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 EXPORT_CHUNK_ROWS = 2000
@@ -262,32 +261,20 @@ class UploadView(APIView):
     def post(self, request: Request) -> Response:
         data = _validated_data(UploadInputSerializer, request.data)
         allow_duplicate = request.query_params.get("allow_duplicate", "").lower() in ("1", "true", "yes")
-        try:
-            outcome = metrics_import(
-                file=data["file"],
-                owner=request.user,
-                tz=data.get("tz") or ZoneInfo(settings.TIME_ZONE),
-                allow_duplicate=allow_duplicate,
+        outcome = metrics_import(
+            file=data["file"],
+            owner=request.user,
+            tz=data.get("tz") or ZoneInfo(settings.TIME_ZONE),
+            allow_duplicate=allow_duplicate,
+        )
+        if outcome.failure is ImportFailure.DUPLICATE:
+            raise ApiError(outcome.failure, outcome.message, upload=UploadSerializer(outcome.duplicate_of).data)
+        body = UploadSerializer(outcome.upload).data
+        if outcome.failure is not None:
+            raise ApiError(
+                outcome.failure, outcome.message, errors=outcome.errors, error_count=outcome.error_count, upload=body
             )
-        except DuplicateUpload as exc:
-            exc.extra = {"upload": UploadSerializer(exc.existing).data}
-            raise
-        upload = outcome.upload
-        if outcome.queued:
-            return Response(UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
-        if upload.status == Upload.Status.FAILED:
-            problem = (
-                InvalidRows()
-                if upload.error_count and upload.errors[0]["row"] is not None
-                else InvalidFile(upload.errors[0]["message"] if upload.errors else None)
-            )
-            problem.extra = {
-                "errors": upload.errors,
-                "error_count": upload.error_count,
-                "upload": UploadSerializer(upload).data,
-            }
-            raise problem
-        return Response(UploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.queued else status.HTTP_201_CREATED)
 
 
 class UploadViewSet(viewsets.mixins.ListModelMixin, viewsets.mixins.RetrieveModelMixin, viewsets.GenericViewSet):
