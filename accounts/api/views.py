@@ -32,14 +32,9 @@ from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
 from accounts.services.tokens import token_blacklist, token_refresh
 from accounts.throttles import AccountThrottle, ClientAddressThrottle
+from config.validation import validated_data
 
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
-
-
-def _validated(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class PublicAuthView(APIView):
@@ -65,7 +60,7 @@ class RegisterView(PublicAuthView):
 
     @extend_schema(request=RegisterInputSerializer, responses={201: MeOutputSerializer})
     def post(self, request: Request) -> Response:
-        user = user_register(**_validated(RegisterInputSerializer, request))
+        user = user_register(**validated_data(RegisterInputSerializer, request.data))
         return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -83,7 +78,7 @@ class LoginView(PublicAuthView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(LoginInputSerializer, request)
+        data = validated_data(LoginInputSerializer, request.data)
         result = user_login(request=request._request, email=data["email"], password=data["password"])
         return Response(asdict(result) if isinstance(result, MfaChallenge) else result)
 
@@ -107,7 +102,7 @@ class RefreshView(RefreshTokenAccountMixin, PublicAuthView):
 
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
     def post(self, request: Request) -> Response:
-        return Response(token_refresh(raw_refresh=_validated(RefreshInputSerializer, request)["refresh"]))
+        return Response(token_refresh(raw_refresh=validated_data(RefreshInputSerializer, request.data)["refresh"]))
 
 
 class LogoutView(RefreshTokenAccountMixin, PublicAuthView):
@@ -115,7 +110,7 @@ class LogoutView(RefreshTokenAccountMixin, PublicAuthView):
 
     @extend_schema(request=RefreshInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        token_blacklist(raw_refresh=_validated(RefreshInputSerializer, request)["refresh"])
+        token_blacklist(raw_refresh=validated_data(RefreshInputSerializer, request.data)["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -124,7 +119,7 @@ class PasswordResetView(PublicAuthView):
 
     @extend_schema(request=PasswordResetInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_reset_request(**_validated(PasswordResetInputSerializer, request))
+        password_reset_request(**validated_data(PasswordResetInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -134,7 +129,7 @@ class PasswordResetConfirmView(PublicAuthView):
 
     @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_reset_confirm(**_validated(PasswordResetConfirmInputSerializer, request))
+        password_reset_confirm(**validated_data(PasswordResetConfirmInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -163,5 +158,5 @@ class MePasswordView(APIView):
 
     @extend_schema(request=PasswordChangeInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_change(user=request.user, **_validated(PasswordChangeInputSerializer, request))
+        password_change(user=request.user, **validated_data(PasswordChangeInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)

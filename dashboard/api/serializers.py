@@ -225,6 +225,11 @@ class KPISummarySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=KPI.Status.choices)
 
 
+class UploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    tz = TimeZoneField(required=False)
+
+
 class UploadSerializer(serializers.ModelSerializer):
     class Meta:
         model = Upload

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -18,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
 from config.exceptions import ApiError
+from config.validation import validated_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
     KPISerializer,
@@ -30,10 +29,10 @@ from dashboard.api.serializers import (
     RangeQuerySerializer,
     SeriesQuerySerializer,
     SeriesSerializer,
-    TimeZoneField,
+    UploadInputSerializer,
     UploadSerializer,
 )
-from dashboard.csv_format import escape_text_cell
+from dashboard.csv_format import export_lines
 from dashboard.selectors import (
     MetricFilters,
     kpi_list,
@@ -63,14 +62,8 @@ METRIC_FILTER_PARAMETERS = [
 ]
 
 
-def _validated_data(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _query(serializer_class, request: Request) -> dict:
-    return _validated_data(serializer_class, request.query_params)
+    return validated_data(serializer_class, request.query_params)
 
 
 def _metric_filters(request: Request) -> MetricFilters:
@@ -83,19 +76,6 @@ def _metric_filters(request: Request) -> MetricFilters:
         owner=query.get("owner"),
         ordering=query.get("ordering"),
     )
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _export_rows(metrics) -> Iterator[str]:
-    writer = csv.writer(_Echo(), lineterminator="\n")
-    yield writer.writerow(["name", "value", "timestamp"])
-    rows = metrics.values_list("name", "value", "timestamp").iterator(chunk_size=EXPORT_CHUNK_ROWS)
-    for name, value, timestamp in rows:
-        yield writer.writerow([escape_text_cell(name), repr(value), timestamp.isoformat()])
 
 
 class MetricViewSet(viewsets.ModelViewSet):
@@ -193,7 +173,8 @@ class MetricViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request: Request) -> StreamingHttpResponse:
         metrics = metric_list(user=request.user, filters=_metric_filters(request))
-        response = StreamingHttpResponse(_export_rows(metrics), content_type="text/csv; charset=utf-8")
+        rows = metrics.values_list("name", "value", "timestamp").iterator(chunk_size=EXPORT_CHUNK_ROWS)
+        response = StreamingHttpResponse(export_lines(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="metrics.csv"'
         return response
 
@@ -241,11 +222,6 @@ class SummaryView(APIView):
         return Response(KPISummarySerializer(kpi_summary(user=request.user, tz=tz), many=True).data)
 
 
-class UploadInputSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True)
-    tz = TimeZoneField(required=False)
-
-
 class UploadView(APIView):
     """POST a CSV file of metrics: 201 when imported inline, 202 when queued to a worker."""
 
@@ -259,7 +235,7 @@ class UploadView(APIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        data = _validated_data(UploadInputSerializer, request.data)
+        data = validated_data(UploadInputSerializer, request.data)
         allow_duplicate = request.query_params.get("allow_duplicate", "").lower() in ("1", "true", "yes")
         outcome = metrics_import(
             file=data["file"],

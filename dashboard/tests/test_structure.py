@@ -1,4 +1,4 @@
-"""The shape of the dashboard app: services speak the domain (no web framework), tasks call services, one error table."""
+"""The dashboard app's shape: services speak the domain (no web framework), tasks call services, one error table."""
 
 import ast
 from pathlib import Path
