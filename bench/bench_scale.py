@@ -191,7 +191,7 @@ def upload_ratio(db_url: str, user_id: int, rows: int, rounds: int, now: datetim
             conn.execute(f"ALTER TABLE dashboard_metric ALTER owner_id SET DEFAULT {int(user_id)}")
         copies, uploads = [], []
         with gunicorn(db_url, workers=1, MEDIA_ROOT=str(scratch / "media"), CELERY_BROKER_URL="",
-                      GUNICORN_CMD_ARGS="--timeout 900") as (base, _process):  # fmt: skip
+                      WEB_TIMEOUT="900") as (base, _process):  # fmt: skip
             token = http_json("POST", f"{base}/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["access"]
             for _ in range(rounds):
                 copies.append(time_raw_copy(db_url, path))

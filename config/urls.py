@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.admin_mfa import mfa_enrol
 from config.views import ApiIndexView, FaviconView, api_guide, healthz, readyz
 
+handler500 = "config.views.server_error"
+
 admin.site.site_header = f"{settings.PROJECT_NAME} administration"
 admin.site.site_title = settings.PROJECT_NAME
 admin.site.index_title = "Site administration"  # the name and version are in the branding, "Dashboard" is the app

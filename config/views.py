@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.templatetags.static import static
+from django.views import defaults
 from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -15,6 +18,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from config.exceptions import service_unavailable_response, unavailable_service
 
 API_GUIDE = settings.BASE_DIR / "docs" / "api.md"
 
@@ -116,3 +121,13 @@ class ApiIndexView(APIView):
                 **_links(API_INDEX, absolute),
             }
         )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an exception outside any view (a middleware reading the session) that says the database is
+    unreachable is a 503 with Retry-After, logged as one line; anything else is Django's own 500."""
+    exception = sys.exc_info()[1]
+    service = unavailable_service(exception) if exception is not None else None
+    if service is not None:
+        return service_unavailable_response(request, service, exception)
+    return defaults.server_error(request)
