@@ -106,3 +106,8 @@ def median_seconds(action: Callable[[], object], repeat: int, warmup: int = 2) -
         action()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
+
+
+def database_exists(name: str) -> bool:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None

@@ -508,9 +508,11 @@ def _insert_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int
 
 def upload_delete(*, upload: Upload) -> int:
     """Remove an upload and exactly the metrics it imported, atomically; returns how many metrics went."""
-    if upload.status in (Upload.Status.PENDING, Upload.Status.PROCESSING):
-        raise UploadBusy()
     with transaction.atomic():
+        # Locked and read again: an import holds this lock until its rows commit, so they are all seen and deleted.
+        upload = Upload.objects.select_for_update().filter(pk=upload.pk).first() or upload
+        if upload.status in (Upload.Status.PENDING, Upload.Status.PROCESSING):
+            raise UploadBusy()
         name = upload.file.name
         # Cascades to its metrics; its rollup cells go with it (dashboard.signals), nothing to recompute.
         _, counts = upload.delete()
