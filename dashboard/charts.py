@@ -3,6 +3,7 @@
 Every function here is pure: the numbers come from the selectors, this module only draws and formats them.
 A chart is a line through one ``<circle class="point">`` per period, an optional dashed target line with its
 warning band, a ``<title>`` and a ``<desc>`` for screen readers, and a ``<title>`` on every point as a tooltip.
+Colours come from one place, ``static/css/staff.css`` (by class: tones, partial periods, light and dark themes).
 """
 
 from __future__ import annotations
@@ -10,30 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from dashboard.models import KPI
-from dashboard.timeseries import period_shift
+from dashboard.timeseries import bucket_end, period_label
 
 PREFIX_UNITS = frozenset({"$", "€", "£", "¥"})
 NBSP = "\u00a0"
 MINUS = "\u2212"
-
-# Fallback colours (presentation attributes); static/css/staff.css restyles them for the admin's light and dark themes.
-INK = "#417690"
-QUIET = "#8a8a8a"
-GRID = "#d9d9d9"
-TARGET = "#6b4fa3"
-TONE_FILL = {
-    KPI.Status.ON_TRACK: "#2e7d32",
-    KPI.Status.AT_RISK: "#c77700",
-    KPI.Status.OFF_TRACK: "#c62828",
-    KPI.Status.NO_TARGET: INK,
-    KPI.Status.NO_DATA: QUIET,
-}
 
 
 @dataclass(frozen=True)
@@ -180,49 +167,6 @@ def format_change(pct: float | None) -> str:
     if text == "0":
         return "0%"
     return f"{'+' if pct > 0 else MINUS}{text}%"
-
-
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def period_label(start: datetime, bucket: str, *, short: bool = False) -> str:
-    """A human name for the bucket starting at *start* (already in the chart's time zone)."""
-    day = f"{MONTHS[start.month - 1]} {start.day}"
-    if bucket == "hour":
-        return f"{day} {start:%H:%M}" if short else f"{day}, {start.year} {start:%H:%M}"
-    if bucket == "day":
-        return day if short else f"{day}, {start.year}"
-    if bucket == "week":
-        return day if short else f"Week of {day}, {start.year}"
-    if bucket == "month":
-        return f"{(MONTHS if short else MONTH_NAMES)[start.month - 1]} {start.year}"
-    if bucket == "quarter":
-        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
-    if bucket == "year":
-        return str(start.year)
-    raise ValueError(f"unknown bucket {bucket!r}")
-
-
-def bucket_end(start: datetime, bucket: str) -> datetime:
-    """The start of the next bucket (wall-clock arithmetic, like the buckets themselves)."""
-    if bucket == "hour":
-        # In absolute time: wall-clock arithmetic would land in a skipped or repeated hour around DST changes.
-        return (start.astimezone(UTC) + timedelta(hours=1)).astimezone(start.tzinfo)
-    return period_shift(start, bucket, 1)
 
 
 def chart_points(
@@ -395,11 +339,10 @@ def series_chart(
     if not points:
         parts.append(
             format_html(
-                '<text class="chart-empty" x="{}" y="{}" text-anchor="middle" font-size="{}" fill="{}">No data</text>',
+                '<text class="chart-empty" x="{}" y="{}" text-anchor="middle" font-size="{}">No data</text>',
                 _n(size.width / 2),
                 _n(size.height / 2),
                 size.font + 2,
-                QUIET,
             )
         )
         parts.append(mark_safe("</svg>"))
@@ -418,29 +361,26 @@ def series_chart(
     for tick, tick_label in zip(ticks, axis_labels(ticks), strict=True):
         parts.append(
             format_html(
-                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1"/>'
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke-width="1"/>'
                 '<text class="tick-label" x="{}" y="{}" text-anchor="end" dominant-baseline="middle" '
-                'font-size="{}" fill="{}">{}</text>',
+                'font-size="{}">{}</text>',
                 size.left,
                 _n(y(tick)),
                 right,
                 _n(y(tick)),
-                GRID,
                 size.left - 6,
                 _n(y(tick)),
                 size.font,
-                QUIET,
                 tick_label,
             )
         )
     for label_x, text in _x_labels(points, x, size):
         parts.append(
             format_html(
-                '<text class="tick-label" x="{}" y="{}" text-anchor="middle" font-size="{}" fill="{}">{}</text>',
+                '<text class="tick-label" x="{}" y="{}" text-anchor="middle" font-size="{}">{}</text>',
                 _n(label_x),
                 size.height - size.bottom + size.font + 6,
                 size.font,
-                QUIET,
                 text,
             )
         )
@@ -450,63 +390,56 @@ def series_chart(
         low, high = sorted(band)
         parts.append(
             format_html(
-                '<rect class="target-band" x="{}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="0.08"/>',
+                '<rect class="target-band" x="{}" y="{}" width="{}" height="{}" fill-opacity="0.08"/>',
                 size.left,
                 _n(y(high)),
                 right - size.left,
                 _n(y(low) - y(high)),
-                TONE_FILL[KPI.Status.AT_RISK],
             )
         )
     if target is not None:
         target_text = f"Target {format_number(target, unit)}"
         parts.append(
             format_html(
-                '<line class="target" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1.5" '
+                '<line class="target" x1="{}" y1="{}" x2="{}" y2="{}" stroke-width="1.5" '
                 'stroke-dasharray="6 4"><title>{}</title></line>',
                 size.left,
                 _n(y(target)),
                 right,
                 _n(y(target)),
-                TARGET,
                 target_text,
             )
         )
         if size.target_label:
             parts.append(
                 format_html(
-                    '<text class="target-label" x="{}" y="{}" font-size="{}" fill="{}">{}</text>',
+                    '<text class="target-label" x="{}" y="{}" font-size="{}">{}</text>',
                     size.left + 6,
                     _n(y(target) - 5),
                     size.font,
-                    TARGET,
                     target_text,
                 )
             )
 
     parts.append(
         format_html(
-            '<path class="series-line" d="{}" fill="none" stroke="{}" stroke-width="2" stroke-linejoin="round" '
+            '<path class="series-line" d="{}" fill="none" stroke-width="2" stroke-linejoin="round" '
             'stroke-linecap="round"/>',
             _line_path(points, x, y),
-            INK,
         )
     )
     radius = _radius(len(points), size)
     parts.append(mark_safe('<g class="points">'))
     for point in points:
-        colour = TONE_FILL.get(point.tone, INK)
         classes = "point" + (f" tone-{point.tone}" if point.tone else "") + (" partial" if point.partial else "")
         parts.append(
             format_html(
-                '<circle class="{}" cx="{}" cy="{}" r="{}" fill="{}" stroke="{}" stroke-width="1.5" data-value="{}">'
+                '<circle class="{}" cx="{}" cy="{}" r="{}" stroke-width="1.5" data-value="{}">'
                 "<title>{}{}: {}</title></circle>",
                 classes,
                 _n(x(point)),
                 _n(y(point.value)),
                 _n(radius),
-                "#ffffff" if point.partial else colour,
-                colour,
                 repr(point.value),
                 point.label,
                 f" ({point.note})" if point.note else "",

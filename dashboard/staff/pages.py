@@ -22,7 +22,6 @@ from dashboard.charts import (
     chart_points,
     format_change,
     format_number,
-    period_label,
     series_chart,
 )
 from dashboard.models import KPI, Upload
@@ -38,7 +37,7 @@ from dashboard.selectors import (
     metric_series,
     uploads_visible_to,
 )
-from dashboard.timeseries import bucket_start, period_shift
+from dashboard.timeseries import bucket_start, period_label, period_shift
 
 MAX_CHART_POINTS = 1500
 STATUS_LABELS = dict(KPI.Status.choices)
