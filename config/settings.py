@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.project",
             ],
+            "libraries": {"staff_format": "dashboard.staff.templatetags.staff_format"},
         },
     },
 ]

@@ -20,7 +20,6 @@ from dashboard.charts import (
     ChartPoint,
     ChartSize,
     chart_points,
-    format_change,
     format_number,
     series_chart,
 )
@@ -58,11 +57,6 @@ PERIOD_NOUNS = {
 }
 
 
-def _raw(value: float | None) -> str:
-    """The exact float for ``data-value`` attributes (what the API's JSON carries), empty for none."""
-    return "" if value is None else repr(value)
-
-
 def _change_tone(kpi: KPI, change_pct: float | None) -> str:
     if change_pct is None or change_pct == 0:
         return "flat"
@@ -98,18 +92,14 @@ class KPICard:
     kpi: KPI
     status: str
     status_label: str
-    current_raw: str
-    current_text: str
+    current: float | None
     current_label: str
-    previous_text: str
+    basis: float | None  # what the change compares with: the previous period to date, or all of it
     previous_label: str
     previous_name: str
-    target_raw: str
-    target_text: str
     progress_label: str
     progress_text: str
-    change_raw: str
-    change_text: str
+    change: float | None
     change_tone: str
     change_sign: str
     change_basis: str
@@ -159,18 +149,14 @@ def _card(row: KPIStatus, chart: Chart | None) -> KPICard:
         kpi=kpi,
         status=row.status,
         status_label=STATUS_LABELS[row.status],
-        current_raw=_raw(row.current.value),
-        current_text=format_number(row.current.value, kpi.unit),
+        current=row.current.value,
         current_label=period_label(row.current.period_start, kpi.period),
-        previous_text=format_number(basis_value, kpi.unit),
+        basis=basis_value,
         previous_label=period_label(row.previous.period_start, kpi.period),
         previous_name=previous_name,
-        target_raw=_raw(kpi.target),
-        target_text=format_number(kpi.target, kpi.unit),
         progress_label=progress_label,
         progress_text=progress,
-        change_raw=_raw(change),
-        change_text=format_change(change),
+        change=change,
         change_tone=_change_tone(kpi, change),
         change_sign=_sign(change),
         change_basis=basis,
@@ -206,11 +192,10 @@ def status_counts(cards: list[KPICard]) -> list[tuple[str, str, int]]:
 @dataclass(frozen=True)
 class PeriodRow:
     label: str
-    value_raw: str
-    value_text: str
+    value: float
     status: str
     status_label: str
-    change_text: str
+    change: float | None
     change_tone: str
 
 
@@ -257,11 +242,10 @@ def kpi_detail(
         rows.append(
             PeriodRow(
                 label=period_label(point.t, kpi.period) + (" (so far; change to date)" if running else ""),
-                value_raw=_raw(point.value),
-                value_text=format_number(point.value, kpi.unit),
+                value=point.value,
                 status=status,
                 status_label=STATUS_LABELS[status],
-                change_text=format_change(change),
+                change=change,
                 change_tone=_change_tone(kpi, change),
             )
         )
@@ -298,8 +282,7 @@ def visible_metric_names(*, user: User) -> list[str]:
 @dataclass(frozen=True)
 class SeriesRow:
     label: str
-    value_raw: str
-    value_text: str
+    value: float
     count: int
 
 
@@ -325,8 +308,7 @@ def metric_explorer(
     rows = [
         SeriesRow(
             label=period_label(point.t, bucket),
-            value_raw=_raw(point.value),
-            value_text=format_number(point.value),
+            value=point.value,
             count=point.count,
         )
         for point in points

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from dashboard.charts import format_number
+from dashboard.charts import format_change, format_number
 from dashboard.models import KPI, Metric, Upload
 from dashboard.staff import pages
 from dashboard.tests.factories import KPIFactory, MetricFactory
@@ -158,7 +158,7 @@ def test_overview_statuses_and_time_zone(client, client_for, data):
         row["current"]["period_start"]
     )
     shown = row["change_pct"] if whole else row["change_to_date_pct"]
-    assert cards["Revenue"].change_raw == ("" if shown is None else repr(shown))
+    assert cards["Revenue"].change == shown
     assert cards["Revenue"].change_basis == ("vs last month" if whole else "vs last month to date")
     assert cards["Untargeted"].status == "no_target"
     response = client.get(OVERVIEW, {"tz": "Asia/Tokyo"})
@@ -187,8 +187,8 @@ def test_cards_show_the_change_to_date_while_a_period_runs_and_the_full_change_o
 
     cards = {card.kpi.name: card for card in pages.kpi_cards(user=manager, tz=UTC, now=at(12, 2, 10))}
     revenue = cards["Revenue"]
-    assert (revenue.change_text, revenue.change_basis) == ("+50%", "vs last month to date")  # 120 vs 80
-    assert revenue.previous_text == "€80"
+    assert (format_change(revenue.change), revenue.change_basis) == ("+50%", "vs last month to date")  # 120 vs 80
+    assert revenue.basis == 80.0
     assert "up to Nov 2, 10:00" in revenue.change_title
     assert (revenue.progress_label, revenue.progress_text) == ("Progress", "12%")
     # Lower is better: 254 ms against at most 200 ms is over budget, not "127% progress".
@@ -196,8 +196,8 @@ def test_cards_show_the_change_to_date_while_a_period_runs_and_the_full_change_o
 
     # On the evening of Dec 31 the cut is past November's 30 days: the card compares with all of November, says so.
     revenue = next(c for c in pages.kpi_cards(user=manager, tz=UTC, now=at(12, 31, 20)) if c.kpi.name == "Revenue")
-    assert (revenue.change_text, revenue.change_basis) == ("\u221290.6%", "vs last month")  # 120 vs 1280
-    assert revenue.previous_text == "€1,280"
+    assert (format_change(revenue.change), revenue.change_basis) == ("\u221290.6%", "vs last month")  # 120 vs 1280
+    assert revenue.basis == 1280.0
 
 
 def test_overview_without_kpis_says_so(client, staff):
@@ -216,7 +216,7 @@ def test_kpi_detail_shows_the_series_over_the_chosen_range(client, client_for, d
     start = _in_current_month(-1).date().replace(day=1)
     response = client.get(chart_url(kpi), {"from": start.isoformat(), "tz": "UTC"})
     api = client_for(analyst).get(f"/api/v1/dashboard/kpis/{kpi.pk}/series", {"from": start.isoformat()}).json()
-    assert [row.value_raw for row in response.context["detail"].rows] == [repr(p["value"]) for p in api["points"]]
+    assert [row.value for row in response.context["detail"].rows] == [p["value"] for p in api["points"]]
     assert len(api["points"]) == 2
 
 
@@ -248,7 +248,7 @@ def test_explorer_shows_the_api_series_as_chart_and_table(client, client_for, da
     html = _html(response)
     api = client_for(analyst).get("/api/v1/dashboard/metrics/series", {"name": "revenue", "bucket": "month"}).json()
     rows = response.context["explorer"].rows
-    assert [row.value_raw for row in rows] == [repr(point["value"]) for point in api["points"]]
+    assert [row.value for row in rows] == [point["value"] for point in api["points"]]
     assert [row.count for row in rows] == [point["count"] for point in api["points"]]
     assert _chart_marks(html, "metric-chart") == len(api["points"]) == 3
     assert html.count('<tr><th scope="row">') == 3
@@ -259,7 +259,7 @@ def test_explorer_shows_the_api_series_as_chart_and_table(client, client_for, da
         .get("/api/v1/dashboard/metrics/series", {"name": "revenue", "bucket": "year", "agg": "max"})
         .json()
     )
-    assert [row.value_raw for row in response.context["explorer"].rows] == [repr(p["value"]) for p in api["points"]]
+    assert [row.value for row in response.context["explorer"].rows] == [p["value"] for p in api["points"]]
 
 
 def test_explorer_defaults_to_the_first_visible_name_by_day_over_90_days(client, data):
