@@ -98,7 +98,8 @@ class MetricViewSet(viewsets.ModelViewSet):
         filters = _metric_filters(request)
         metrics = metric_list(user=request.user, filters=filters)
         self.paginator.known_count = metric_count(user=request.user, filters=filters)
-        page = self.paginate_queryset(metrics)
+        # Rows, not model instances: the serializer renders them alike, without building a Metric per row.
+        page = self.paginate_queryset(metrics.values_list(*MetricSerializer.row_columns(), named=True))
         return self.get_paginated_response(MetricSerializer(page, many=True).data)
 
     @extend_schema(
