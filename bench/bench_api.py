@@ -48,6 +48,8 @@ from dashboard.models import Metric
 
 analyst = User.objects.create_user(email="analyst@bench.local", password={password!r})
 analyst.groups.add(Group.objects.get(name="analyst"))
+writer = User.objects.create_user(email="writer@bench.local", password={password!r})
+writer.groups.add(Group.objects.get(name="analyst"))
 admin = User.objects.create_user(email="useradmin@bench.local", password={password!r})
 admin.groups.add(Group.objects.get(name="user_admin"))
 viewer = Group.objects.get(name="viewer")
@@ -62,9 +64,10 @@ Metric.objects.bulk_create(
 API_KEY = """
 from accounts.models import User
 from accounts.services.api_keys import api_key_create
-analyst = User.objects.get(email="analyst@bench.local")
-issued = api_key_create(user=analyst, name="bench", scopes=["dashboard.add_metric", "dashboard.view_metric"])
-print("KEY" + issued.key)
+scopes = ["dashboard.add_metric", "dashboard.view_metric"]
+keys = [api_key_create(user=User.objects.get(email=email), name="bench", scopes=scopes).key
+        for email in ("analyst@bench.local", "writer@bench.local")]
+print("KEY" + " ".join(keys))
 """
 
 QUERY_COUNTS = """
@@ -139,14 +142,18 @@ class Tree:
             time.sleep(0.2)
         else:
             raise RuntimeError(f"{self.label}: gunicorn did not start")
-        for role, email in (("analyst", "analyst@bench.local"), ("admin", "useradmin@bench.local")):
+        for role, email in (
+            ("analyst", "analyst@bench.local"),
+            ("admin", "useradmin@bench.local"),
+            ("writer", "writer@bench.local"),
+        ):
             status, body = request("POST", self.port, "/api/v1/auth/login", {"email": email, "password": PASSWORD})
             assert status == 200, (status, body)
             self.tokens[role] = json.loads(body)["access"]
         if (self.path / "accounts" / "api_keys.py").is_file() and "key" not in self.tokens:
             # The analyst's API key for the key path (issue #13); a tree without API keys measures JWTs only.
             out = self.manage("shell", "-c", API_KEY)
-            self.tokens["key"] = out.split("KEY", 1)[1].strip()
+            self.tokens["key"], self.tokens["writer_key"] = out.split("KEY", 1)[1].split()
 
     def stop(self) -> None:
         if self.process is not None:
@@ -174,11 +181,13 @@ class Tree:
             ("admin users (100)", "GET", "/api/v1/admin/users?limit=100", admin, None),
         ]
         if self.key_path:
-            key, batch = self.tokens["key"], [{"name": f"bench.batch{n % 10}", "value": n} for n in range(1000)]
+            # The 1,000-item writes go to another analyst, so the analyst's list keeps the size it is measured at.
+            writer, writer_key = self.tokens["writer"], self.tokens["writer_key"]
+            batch = [{"name": f"bench.batch{n % 10}", "value": n} for n in range(1000)]
             endpoints += [
-                ("metrics POST, key", "POST", "/api/v1/dashboard/metrics", key, metric),
-                ("POST 1,000, JWT", "POST", "/api/v1/dashboard/metrics", analyst, batch),
-                ("POST 1,000, key", "POST", "/api/v1/dashboard/metrics", key, batch),
+                ("metrics POST, key", "POST", "/api/v1/dashboard/metrics", self.tokens["key"], metric),
+                ("POST 1,000, JWT", "POST", "/api/v1/dashboard/metrics", writer, batch),
+                ("POST 1,000, key", "POST", "/api/v1/dashboard/metrics", writer_key, batch),
             ]
         return endpoints
 

@@ -3,6 +3,7 @@ last use, the per-key throttle, audit events and the administration endpoints.""
 
 import logging
 import re
+import uuid
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -323,6 +324,33 @@ def test_keys_are_throttled_per_key(settings, analyst):
     assert blocked.json()["code"] == "throttled"
     assert 1 <= int(blocked["Retry-After"]) <= 60
     assert other.get(f"{API}/dashboard/metrics").status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize(
+    "backend", ["django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.redis.RedisCache"]
+)
+def test_the_key_throttles_window_counts_and_expires_on_every_cache(backend, require_service, analyst):
+    """The counter is one Redis round trip (INCR + EXPIRE NX) on Redis and add/incr elsewhere: same count, a TTL."""
+    from django.core.cache.backends.redis import RedisCache
+    from django.utils.module_loading import import_string
+
+    from accounts.throttles import ApiKeyThrottle
+    from conftest import port_open
+
+    if "redis" in backend:
+        require_service("Redis", port_open("127.0.0.1", 6379))
+    location = "redis://127.0.0.1:6379/15" if "redis" in backend else "throttle-test"
+    cache = import_string(backend)(location, {"KEY_PREFIX": f"throttle-{uuid.uuid4().hex}"})
+    key = api_key_issue(analyst, ["dashboard.view_metric"]).api_key
+    throttle = ApiKeyThrottle()
+    throttle.cache, throttle.num_requests, throttle.duration = cache, 2, 60
+    assert [throttle.allow_request(None, key) for _ in range(3)] == [True, True, False]
+    window_key = throttle.cache_format % {"scope": "api_key", "ident": f"{key.pk}:{int(throttle.now // 60)}"}
+    assert cache.get(window_key) == 3
+    if isinstance(cache, RedisCache):
+        full_key = cache.make_and_validate_key(window_key)
+        assert 0 < cache._cache.get_client(full_key).ttl(full_key) <= 61
+    cache.delete(window_key)
 
 
 def test_keys_never_reach_the_logs(analyst, caplog):

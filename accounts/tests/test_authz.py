@@ -325,3 +325,22 @@ def test_the_token_users_row_is_the_orms(member, django_assert_num_queries):
     assert user._state.adding is False
     assert user._state.db == "default"
     assert user_by_id(member.pk + 10_000) is None
+
+
+@pytest_db
+def test_the_api_keys_row_and_its_owner_are_the_orms(member, django_assert_num_queries):
+    from accounts.models import ApiKey
+    from accounts.services.api_keys import _KEY_BY_PREFIX
+    from accounts.tests.factories import api_key_issue
+
+    issued = api_key_issue(member, ["dashboard.view_metric"])
+    expected = ApiKey.objects.select_related("user").get(pk=issued.api_key.pk)
+    with django_assert_num_queries(1):
+        api_key = _KEY_BY_PREFIX.get(issued.api_key.prefix)
+        owner = api_key.user  # loaded with the key, no second query
+    for model, got, want in ((ApiKey, api_key, expected), (User, owner, expected.user)):
+        fields = [field.attname for field in model._meta.concrete_fields]
+        assert [getattr(got, name) for name in fields] == [getattr(want, name) for name in fields]
+    assert api_key.scopes == issued.api_key.scopes
+    assert api_key._state.adding is False
+    assert _KEY_BY_PREFIX.get("0" * 12) is None
