@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -371,13 +371,29 @@ def alerts_metrics_touched(*, names: Iterable[str] | None) -> None:
         if queue is not None:
             queue.evaluate(metric_names=names)
             return
-        rules = AlertRule.objects.filter(evaluation_requested_at__isnull=True)
-        if names is not None:
-            rules = rules.filter(kpi__metric_name__in=names)
-        rules.update(evaluation_requested_at=timezone.now())
+        _rules_mark_requested(names=names, now=timezone.now())
 
     # robust: the write has committed; a broker outage must not turn it into an error (the next run catches up).
     transaction.on_commit(touched, robust=True)
+
+
+def _rules_mark_requested(*, names: list[str] | None, now: datetime) -> None:
+    """``evaluation_requested_at = now`` on the unmarked rules whose KPI reads one of *names* (None: every rule).
+
+    Written as SQL: it runs after every metric write without a broker, and the ORM's UPDATE-with-a-join cost about
+    0.8 ms of CPU to build each time, more than the write it follows (bench/bench_api.py).
+    """
+    rules, kpis = AlertRule._meta.db_table, KPI._meta.db_table
+    sql = f"UPDATE {rules} SET evaluation_requested_at = %s WHERE evaluation_requested_at IS NULL"  # noqa: S608
+    params: list = [AlertRule._meta.get_field("evaluation_requested_at").get_db_prep_value(now, connection)]
+    if names is not None:
+        if not names:
+            return
+        placeholders = ", ".join(["%s"] * len(names))
+        sql += f" AND kpi_id IN (SELECT id FROM {kpis} WHERE metric_name IN ({placeholders}))"  # noqa: S608
+        params += names
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def alert_rule_test(*, rule: AlertRule, now: datetime | None = None) -> AlertEvent:

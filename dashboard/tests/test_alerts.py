@@ -324,7 +324,7 @@ def test_a_write_without_broker_marks_its_rules_in_one_query(
             callback()
     touched.refresh_from_db()
     untouched.refresh_from_db()
-    assert touched.evaluation_requested_at is not None
+    assert abs(touched.evaluation_requested_at - timezone.now()) < timedelta(seconds=30)
     assert untouched.evaluation_requested_at is None
     assert touched.state == "ok"  # the write did not evaluate anything
 
@@ -332,6 +332,23 @@ def test_a_write_without_broker_marks_its_rules_in_one_query(
     assert (outcome.evaluated, outcome.fired) == (1, 1)
     touched.refresh_from_db()
     assert (touched.state, touched.evaluation_requested_at) == ("firing", None)
+
+
+def test_an_import_without_broker_marks_every_unmarked_rule(analyst, settings, django_capture_on_commit_callbacks):
+    from dashboard.services.alerts import alerts_metrics_touched
+
+    settings.CELERY_BROKER_URL = ""
+    earlier = timezone.now() - timedelta(hours=1)
+    unmarked = [AlertRuleFactory(created_by=analyst), AlertRuleFactory(kpi=KPIFactory(metric_name="visits"))]
+    marked = AlertRuleFactory(created_by=analyst)
+    AlertRule.objects.filter(pk=marked.pk).update(evaluation_requested_at=earlier)
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_metrics_touched(names=None)  # what an import or an upload's deletion says
+    for rule in unmarked:
+        rule.refresh_from_db()
+        assert abs(rule.evaluation_requested_at - timezone.now()) < timedelta(seconds=30)
+    marked.refresh_from_db()
+    assert marked.evaluation_requested_at == earlier  # kept: the earliest request stands
 
 
 class RecordingQueue:
