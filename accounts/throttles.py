@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -70,6 +71,15 @@ class AccountThrottle(_ScopedThrottle):
         return self.cache_format % {"scope": self.scope, "ident": "acct:" + digest}
 
 
+# INCR, and on the window's first request EXPIRE, atomically in one round trip (no counter is ever left without
+# its expiry, whatever happens to the process between the two).
+_COUNT_IN_WINDOW = (
+    "local count = redis.call('INCR', KEYS[1]) "
+    "if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    "return count"
+)
+
+
 class ApiKeyThrottle(SimpleRateThrottle):
     """Per API key, ``THROTTLE_API_KEY`` (default ``6000/min``): a fixed-window counter in the shared cache.
 
@@ -81,6 +91,8 @@ class ApiKeyThrottle(SimpleRateThrottle):
     scope = "api_key"
 
     def __init__(self) -> None:
+        # The backend itself (``django.core.cache.cache`` is a proxy), so that _count can tell Redis apart.
+        self.cache = caches[DEFAULT_CACHE_ALIAS]
         self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
         self.num_requests, self.duration = self.parse_rate(self.rate)
 
@@ -101,15 +113,12 @@ class ApiKeyThrottle(SimpleRateThrottle):
         return False
 
     def _count(self, key: str) -> int:
-        """This request's number in the window: on Redis one round trip (INCR, then EXPIRE only if unset), else
+        """This request's number in the window: on Redis one round trip (a script: INCR, EXPIRE when new), else
         Django's ``add``/``incr``. Django's Redis backend stores ints unpickled, so both agree on the value."""
         timeout = self.duration + 1
         if isinstance(self.cache, RedisCache):
             full_key = self.cache.make_and_validate_key(key)
-            pipeline = self.cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
-            pipeline.incr(full_key)
-            pipeline.expire(full_key, timeout, nx=True)
-            return pipeline.execute()[0]
+            return self.cache._cache.get_client(full_key, write=True).eval(_COUNT_IN_WINDOW, 1, full_key, timeout)
         if self.cache.add(key, 1, timeout=timeout):
             return 1
         try:
