@@ -136,3 +136,28 @@ def test_demo_users_have_no_mfa_and_the_output_says_how_to_enrol(frozen):
     assert not TOTPDevice.objects.filter(user__email__in=EMAILS).exists()
     assert "two-factor" in output
     assert "/api/v1/users/me/mfa/totp" in output
+
+
+def test_two_demo_boards_one_shared_with_viewers_made_once(frozen, client_for):
+    from dashboard.models import Board
+
+    assert "2 new boards" in seed()
+    boards = {board.slug: board for board in Board.objects.prefetch_related("shared_with", "panels")}
+    assert set(boards) == {"sales-overview", "service-health"}
+    sales = boards["sales-overview"]
+    assert sales.owner.email == "manager@demo.local"
+    assert sorted(role.name for role in sales.shared_with.all()) == ["analyst", "viewer"]
+    assert {panel.type for panel in sales.panels.all()} == {"kpi", "series", "summary"}
+    assert boards["service-health"].owner.email == "analyst@demo.local"
+    assert not boards["service-health"].shared_with.exists()
+    assert "0 new boards" in seed()
+    assert Board.objects.count() == 2
+    # The viewer sees the shared board (and its data, with its own visibility), not the analyst's.
+    viewer = client_for(User.objects.get(email="viewer@demo.local"))
+    assert [board["slug"] for board in viewer.get("/api/v1/dashboard/boards").json()["results"]] == ["sales-overview"]
+    data = viewer.get(f"/api/v1/dashboard/boards/{sales.pk}/data").json()
+    assert len(data["panels"]) == 6
+    # The manager sees everything: its board's numbers are there.
+    manager = client_for(User.objects.get(email="manager@demo.local"))
+    revenue = manager.get(f"/api/v1/dashboard/boards/{sales.pk}/data").json()["panels"][3]["series"]["points"]
+    assert len(revenue) >= 89
