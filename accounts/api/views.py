@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,20 +26,15 @@ from accounts.api.serializers import (
     RegisterInputSerializer,
     TokenPairSerializer,
 )
-from accounts.permissions import IsAuthenticatedUser, RefusesApiKeys
+from accounts.permissions import RefusesApiKeys
 from accounts.services.auth import user_login, user_profile_update, user_register
 from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
 from accounts.services.tokens import token_blacklist, token_refresh
 from accounts.throttles import AccountThrottle, ClientAddressThrottle
+from config.validation import validated_data
 
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
-
-
-def _validated(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class PublicAuthView(APIView):
@@ -64,7 +60,7 @@ class RegisterView(PublicAuthView):
 
     @extend_schema(request=RegisterInputSerializer, responses={201: MeOutputSerializer})
     def post(self, request: Request) -> Response:
-        user = user_register(**_validated(RegisterInputSerializer, request))
+        user = user_register(**validated_data(RegisterInputSerializer, request.data))
         return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -82,7 +78,7 @@ class LoginView(PublicAuthView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(LoginInputSerializer, request)
+        data = validated_data(LoginInputSerializer, request.data)
         result = user_login(request=request._request, email=data["email"], password=data["password"])
         return Response(asdict(result) if isinstance(result, MfaChallenge) else result)
 
@@ -106,7 +102,7 @@ class RefreshView(RefreshTokenAccountMixin, PublicAuthView):
 
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
     def post(self, request: Request) -> Response:
-        return Response(token_refresh(raw_refresh=_validated(RefreshInputSerializer, request)["refresh"]))
+        return Response(token_refresh(raw_refresh=validated_data(RefreshInputSerializer, request.data)["refresh"]))
 
 
 class LogoutView(RefreshTokenAccountMixin, PublicAuthView):
@@ -114,7 +110,7 @@ class LogoutView(RefreshTokenAccountMixin, PublicAuthView):
 
     @extend_schema(request=RefreshInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        token_blacklist(raw_refresh=_validated(RefreshInputSerializer, request)["refresh"])
+        token_blacklist(raw_refresh=validated_data(RefreshInputSerializer, request.data)["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -123,7 +119,7 @@ class PasswordResetView(PublicAuthView):
 
     @extend_schema(request=PasswordResetInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_reset_request(**_validated(PasswordResetInputSerializer, request))
+        password_reset_request(**validated_data(PasswordResetInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -133,12 +129,12 @@ class PasswordResetConfirmView(PublicAuthView):
 
     @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_reset_confirm(**_validated(PasswordResetConfirmInputSerializer, request))
+        password_reset_confirm(**validated_data(PasswordResetConfirmInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=MeOutputSerializer)
     def get(self, request: Request) -> Response:
@@ -153,7 +149,7 @@ class MeView(APIView):
 
 
 class MePasswordView(APIView):
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticated]
     throttle_classes = [ClientAddressThrottle, AccountThrottle]
     throttle_scope = "password"
 
@@ -162,5 +158,5 @@ class MePasswordView(APIView):
 
     @extend_schema(request=PasswordChangeInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_change(user=request.user, **_validated(PasswordChangeInputSerializer, request))
+        password_change(user=request.user, **validated_data(PasswordChangeInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)

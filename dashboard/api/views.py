@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -17,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
+from config.exceptions import ApiError
+from config.validation import validated_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
     KPISerializer,
@@ -29,15 +29,13 @@ from dashboard.api.serializers import (
     RangeQuerySerializer,
     SeriesQuerySerializer,
     SeriesSerializer,
-    TimeZoneField,
+    UploadInputSerializer,
     UploadSerializer,
     kpi_series_body,
     series_body,
     summary_item,
 )
-from dashboard.csv_format import escape_text_cell
-from dashboard.exceptions import DuplicateUpload, InvalidFile, InvalidRows
-from dashboard.models import Upload
+from dashboard.csv_format import export_lines
 from dashboard.selectors import (
     MetricFilters,
     kpi_list,
@@ -51,7 +49,7 @@ from dashboard.selectors import (
     uploads_visible_to,
 )
 from dashboard.services import kpi_create, kpi_delete, kpi_update, metric_delete, metric_update, metrics_create
-from dashboard.services.uploads import metrics_import, upload_delete
+from dashboard.services.uploads import ImportFailure, metrics_import, upload_delete
 from idempotency.decorators import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 EXPORT_CHUNK_ROWS = 2000
@@ -67,14 +65,8 @@ METRIC_FILTER_PARAMETERS = [
 ]
 
 
-def _validated_data(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _query(serializer_class, request: Request) -> dict:
-    return _validated_data(serializer_class, request.query_params)
+    return validated_data(serializer_class, request.query_params)
 
 
 def _metric_filters(request: Request) -> MetricFilters:
@@ -87,19 +79,6 @@ def _metric_filters(request: Request) -> MetricFilters:
         owner=query.get("owner"),
         ordering=query.get("ordering"),
     )
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _export_rows(metrics) -> Iterator[str]:
-    writer = csv.writer(_Echo(), lineterminator="\n")
-    yield writer.writerow(["name", "value", "timestamp"])
-    rows = metrics.values_list("name", "value", "timestamp").iterator(chunk_size=EXPORT_CHUNK_ROWS)
-    for name, value, timestamp in rows:
-        yield writer.writerow([escape_text_cell(name), repr(value), timestamp.isoformat()])
 
 
 class MetricViewSet(viewsets.ModelViewSet):
@@ -190,7 +169,8 @@ class MetricViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request: Request) -> StreamingHttpResponse:
         metrics = metric_list(user=request.user, filters=_metric_filters(request))
-        response = StreamingHttpResponse(_export_rows(metrics), content_type="text/csv; charset=utf-8")
+        rows = metrics.values_list("name", "value", "timestamp").iterator(chunk_size=EXPORT_CHUNK_ROWS)
+        response = StreamingHttpResponse(export_lines(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="metrics.csv"'
         return response
 
@@ -234,11 +214,6 @@ class SummaryView(APIView):
         return Response([summary_item(row) for row in kpi_summary(user=request.user, tz=tz)])
 
 
-class UploadInputSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True)
-    tz = TimeZoneField(required=False)
-
-
 class UploadView(APIView):
     """POST a CSV file of metrics: 201 when imported inline, 202 when queued to a worker."""
 
@@ -252,34 +227,22 @@ class UploadView(APIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        data = _validated_data(UploadInputSerializer, request.data)
+        data = validated_data(UploadInputSerializer, request.data)
         allow_duplicate = request.query_params.get("allow_duplicate", "").lower() in ("1", "true", "yes")
-        try:
-            outcome = metrics_import(
-                file=data["file"],
-                owner=request.user,
-                tz=data.get("tz") or ZoneInfo(settings.TIME_ZONE),
-                allow_duplicate=allow_duplicate,
+        outcome = metrics_import(
+            file=data["file"],
+            owner=request.user,
+            tz=data.get("tz") or ZoneInfo(settings.TIME_ZONE),
+            allow_duplicate=allow_duplicate,
+        )
+        if outcome.failure is ImportFailure.DUPLICATE:
+            raise ApiError(outcome.failure, outcome.message, upload=UploadSerializer(outcome.duplicate_of).data)
+        body = UploadSerializer(outcome.upload).data
+        if outcome.failure is not None:
+            raise ApiError(
+                outcome.failure, outcome.message, errors=outcome.errors, error_count=outcome.error_count, upload=body
             )
-        except DuplicateUpload as exc:
-            exc.extra = {"upload": UploadSerializer(exc.existing).data}
-            raise
-        upload = outcome.upload
-        if outcome.queued:
-            return Response(UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
-        if upload.status == Upload.Status.FAILED:
-            problem = (
-                InvalidRows()
-                if upload.error_count and upload.errors[0]["row"] is not None
-                else InvalidFile(upload.errors[0]["message"] if upload.errors else None)
-            )
-            problem.extra = {
-                "errors": upload.errors,
-                "error_count": upload.error_count,
-                "upload": UploadSerializer(upload).data,
-            }
-            raise problem
-        return Response(UploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.queued else status.HTTP_201_CREATED)
 
 
 class UploadViewSet(viewsets.mixins.ListModelMixin, viewsets.mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -13,12 +13,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
-from rest_framework.exceptions import APIException
 
-from dashboard.exceptions import DuplicateUpload
+from config.domain import DomainError
 from dashboard.models import KPI, Metric
 from dashboard.selectors import kpi_list
-from dashboard.services.uploads import metrics_import
+from dashboard.services.uploads import ImportFailure, metrics_import
 from dashboard.staff import pages
 from dashboard.staff.forms import KPIRangeForm, MetricExplorerForm, MetricImportForm, TimeZoneForm
 
@@ -87,7 +86,7 @@ class MetricExplorerView(StaffPage):
         defaults = {
             "name": names[0] if names else "",
             "bucket": "day",
-            "agg": "sum",
+            "agg": "avg",  # meaningful for gauges (latency, rates) and flows alike; ?agg= chooses another
             "tz": settings.TIME_ZONE,
             "from": (timezone.localdate() - timedelta(days=EXPLORER_DEFAULT_DAYS - 1)).isoformat(),
         }
@@ -133,15 +132,17 @@ class MetricImportView(StaffPage):
                     tz=form.cleaned_data["tz"],
                     allow_duplicate=form.cleaned_data["allow_duplicate"],
                 )
-            except DuplicateUpload as exc:
-                form.add_error(
-                    "file",
-                    f"You already imported this file (upload {exc.existing.pk}, {exc.existing.status}). "
-                    "Tick “Import again” to import it anyway.",
-                )
-            except APIException as exc:  # unreadable, unsupported or too large: nothing was recorded
-                form.add_error("file", str(exc.detail))
+            except DomainError as error:  # unreadable, unsupported or too large: nothing was recorded
+                form.add_error("file", error.message)
             else:
-                url = reverse("admin:dashboard_metric_import")
-                return HttpResponseRedirect(f"{url}?{urlencode({'upload': outcome.upload.pk})}")
+                if outcome.failure is ImportFailure.DUPLICATE:
+                    earlier = outcome.duplicate_of
+                    form.add_error(
+                        "file",
+                        f"You already imported this file (upload {earlier.pk}, {earlier.status}). "
+                        "Tick “Import again” to import it anyway.",
+                    )
+                else:  # imported, queued or failed: the outcome page shows which
+                    url = reverse("admin:dashboard_metric_import")
+                    return HttpResponseRedirect(f"{url}?{urlencode({'upload': outcome.upload.pk})}")
         return self.render_to_response(self.get_context_data(form=form))
