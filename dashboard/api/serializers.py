@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -68,10 +68,16 @@ class LocalDateTimeField(serializers.Field):
         return parsed
 
 
-def _place_in_zone(value: datetime | None, tz: ZoneInfo) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=tz, fold=0)
+def _as_utc(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """*value* as an aware UTC datetime (a naive one read in *tz*); raises OverflowError outside UTC's calendar.
+
+    Python takes UTC offsets up to ±23:59 while PostgreSQL takes ±15:59, so nothing but UTC reaches SQL.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz, fold=0)
+    return value.astimezone(UTC)
 
 
 class RangeQuerySerializer(serializers.Serializer):
@@ -88,8 +94,12 @@ class RangeQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         tz = attrs.get("tz") or ZoneInfo(settings.TIME_ZONE)
         attrs["tz"] = tz
-        attrs["start"] = _place_in_zone(attrs.pop("from", None), tz)
-        attrs["end"] = _place_in_zone(attrs.pop("to", None), tz)
+        for field, key in (("from", "start"), ("to", "end")):
+            try:
+                attrs[key] = _as_utc(attrs.pop(field, None), tz)
+            except OverflowError:
+                message = "Out of range: the instant falls outside years 1-9999 in UTC."
+                raise serializers.ValidationError({field: [message]}) from None
         if attrs["start"] is not None and attrs["end"] is not None and attrs["start"] > attrs["end"]:
             raise serializers.ValidationError({"from": ["'from' must not be after 'to'."]})
         return attrs

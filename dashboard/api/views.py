@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from itertools import chain, islice
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -194,7 +195,11 @@ class MetricViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request: Request) -> StreamingHttpResponse:
         metrics = metric_list(user=request.user, filters=_metric_filters(request))
-        response = StreamingHttpResponse(_export_rows(metrics), content_type="text/csv; charset=utf-8")
+        chunks = _export_rows(metrics)
+        # The header line and the first row are produced here, so the query runs (and any error it raises becomes
+        # an error response) before a 200 and its headers are sent.
+        head = list(islice(chunks, 2))
+        response = StreamingHttpResponse(chain(head, chunks), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="metrics.csv"'
         return response
 
