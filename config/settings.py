@@ -146,6 +146,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
 UPLOAD_ASYNC_MIN_BYTES = env.int("UPLOAD_ASYNC_MIN_BYTES", default=5 * 1024 * 1024)
 UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=30)
+# The most buckets a series (metrics/series, kpis/{id}/series) may span; a wider range is a 400 too_many_points.
+SERIES_MAX_POINTS = env.int("SERIES_MAX_POINTS", default=10_000)
 
 # Caches shared by every server process (throttle counters): Redis when configured, else files on disk.
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -46,3 +46,20 @@ class InvalidRows(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "Some rows are invalid; nothing was imported."
     default_code = "invalid_rows"
+
+
+class TooManyPoints(exceptions.APIException):
+    """A series whose range holds more buckets than ``SERIES_MAX_POINTS``; names the finest bucket that fits."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "too_many_points"
+
+    def __init__(self, *, bucket: str, points: int, max_points: int, finest_fitting: str | None):
+        if finest_fitting is None:
+            advice = "no bucket fits; narrow the range with 'from' and 'to'."
+        else:
+            advice = f"the finest bucket that fits is '{finest_fitting}' (or narrow the range with 'from' and 'to')."
+        super().__init__(
+            f"The range holds {points:,} '{bucket}' buckets, more than the limit of {max_points:,}; {advice}"
+        )
+        self.extra = {"bucket": bucket, "points": points, "max_points": max_points, "finest_bucket": finest_fitting}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Avg, BigIntegerField, Count, F, Max, Min, Prefetch, QuerySet, Sum, Value, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -14,8 +15,9 @@ from django.utils import timezone
 from accounts.models import User
 from config.db_routers import read_alias, replica_reads
 from dashboard import rollup
+from dashboard.exceptions import TooManyPoints
 from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule, Metric, MetricHour, MetricTotal, Upload
-from dashboard.timeseries import TRUNC_BY_BUCKET, bucket_start, period_shift
+from dashboard.timeseries import BUCKETS, TRUNC_BY_BUCKET, bucket_start, buckets_spanned, period_shift
 
 VIEW_ALL_METRICS = "dashboard.view_all_metrics"
 AGGREGATE_FUNCTIONS = {"sum": Sum, "avg": Avg, "min": Min, "max": Max, "count": Count}
@@ -271,10 +273,39 @@ def bucket_points(metrics: QuerySet[Metric], *, bucket: str, agg: str, tz: ZoneI
     return [Point(t=t.astimezone(tz), value=float(value), count=count) for t, value, count in rows]
 
 
+# No range of years fits more buckets than this, so a yearly series needs no look at the data's extent.
+YEARS_REPRESENTABLE = 9999
+
+
+def series_size_check(
+    *, user: User, name: str, bucket: str, tz: ZoneInfo, start: datetime | None, end: datetime | None
+) -> None:
+    """Raise TooManyPoints when ``[start, end)`` holds more *bucket* periods than ``SERIES_MAX_POINTS``, before any
+    series query. An open end is the visible data's first or last timestamp of *name* (read from the totals)."""
+    limit = settings.SERIES_MAX_POINTS
+    if bucket == "year" and limit >= YEARS_REPRESENTABLE:
+        return
+    first, last = start, (end - timedelta(microseconds=1) if end is not None else None)
+    if first is None or last is None:
+        totals = _filter_cells(_visible(MetricTotal.objects.all(), user), MetricFilters(name=name))
+        extent = totals.aggregate(first=Min("first_timestamp"), last=Max("last_timestamp"))
+        if extent["first"] is None:
+            return
+        first = first or extent["first"]
+        last = last or extent["last"]
+    points = buckets_spanned(first, last, bucket, tz)
+    if points <= limit:
+        return
+    finest = next((b for b in BUCKETS if buckets_spanned(first, last, b, tz) <= limit), None)
+    raise TooManyPoints(bucket=bucket, points=points, max_points=limit, finest_fitting=finest)
+
+
 @replica_reads
 def metric_series(
     *, user: User, name: str, bucket: str, agg: str, tz: ZoneInfo, start: datetime | None, end: datetime | None
 ) -> list[Point]:
+    """The series of *name* (see the API); TooManyPoints when the range holds more than ``SERIES_MAX_POINTS``."""
+    series_size_check(user=user, name=name, bucket=bucket, tz=tz, start=start, end=end)
     return _composed_points(user, MetricFilters(name=name, start=start, end=end), bucket=bucket, agg=agg, tz=tz)
 
 
@@ -295,6 +326,7 @@ def kpi_default_range(*, kpi: KPI, tz: ZoneInfo, now: datetime | None = None) ->
 def kpi_series(*, user: User, kpi: KPI, tz: ZoneInfo, start: datetime | None, end: datetime | None) -> list[Point]:
     if start is None and end is None:
         start, end = kpi_default_range(kpi=kpi, tz=tz)
+    series_size_check(user=user, name=kpi.metric_name, bucket=kpi.period, tz=tz, start=start, end=end)
     filters = MetricFilters(name=kpi.metric_name, start=start, end=end)
     return _composed_points(user, filters, bucket=kpi.period, agg=kpi.aggregation, tz=tz)
 

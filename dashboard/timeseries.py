@@ -65,3 +65,25 @@ def period_shift(start: datetime, period: str, steps: int) -> datetime:
     else:
         raise ValueError(f"unknown period {period!r}")
     return shifted.replace(tzinfo=tz, fold=0)
+
+
+def buckets_spanned(first: datetime, last: datetime, bucket: str, tz: ZoneInfo) -> int:
+    """How many wall-clock *bucket* periods in *tz* run from the one holding *first* to the one holding *last*.
+
+    Counted on the wall clock, so a repeated hour (clocks going back) is one bucket, as in the series; a skipped
+    hour (clocks going forward) is counted although it never holds data (an upper bound by at most a few).
+    """
+    a = bucket_start(first, bucket, tz).replace(tzinfo=None)
+    b = bucket_start(last, bucket, tz).replace(tzinfo=None)
+    if b < a:
+        return 0
+    months = (b.year * 12 + b.month) - (a.year * 12 + a.month)
+    spans = {
+        "hour": lambda: int((b - a).total_seconds() // 3600),
+        "day": lambda: (b - a).days,
+        "week": lambda: (b - a).days // 7,
+        "month": lambda: months,
+        "quarter": lambda: months // 3,
+        "year": lambda: b.year - a.year,
+    }
+    return spans[bucket]() + 1
