@@ -116,5 +116,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
     payload = {"detail": str(detail), "code": code}
     payload.update(getattr(exc, "extra", {}) or {})
+    if code == "permission_denied":
+        # What the caller lacks: permissions (``app.codename``), or nothing a permission grants (an ownership or
+        # no-escalation rule, an API key on a login-only route), which the detail explains.
+        payload.setdefault("missing", [])
     response.data = payload
     return response

@@ -19,7 +19,12 @@ from accounts.api.admin_serializers import (
     RoleOutputSerializer,
 )
 from accounts.api.serializers import UserOutputSerializer
-from accounts.permissions import VisibleObjectModelPermissions, is_detail_route, require_permissions
+from accounts.permissions import (
+    VisibleObjectModelPermissions,
+    check_permissions,
+    is_detail_route,
+    require_permissions,
+)
 from accounts.selectors import permissions_list, roles_list, roles_visible_to, users_list, users_visible_to
 from accounts.services.mfa import mfa_reset
 from accounts.services.roles import role_create, role_delete, role_update
@@ -60,8 +65,7 @@ class MfaResetPermissions(VisibleObjectModelPermissions):
     (a non-superuser resets only ordinary users' MFA)."""
 
     def has_object_permission(self, request, view, obj) -> bool:
-        if not request.user.has_perm("accounts.change_user"):
-            return False
+        check_permissions(request.user, ["accounts.change_user"])
         rbac.check_user_change(actor=request.user, target=obj)
         return True
 
