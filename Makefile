@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test install install-dev lint format migrate superuser
+.PHONY: run serve test install install-dev lint format migrate superuser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ migrate: install
 
 run: migrate
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST)
+
+# Production-style serving with gunicorn.conf.py (WEB_CONCURRENCY, WEB_TIMEOUT); DEBUG stays as the environment says.
+serve: install
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST)
 
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -256,7 +256,7 @@ def main() -> None:
         setup_django(db_url, media_root)
         user, raw_upload_id = create_fixtures(db_url)
         # One sync worker; the timeout must outlast a 1,000,000-row request.
-        with gunicorn(db_url, workers=1, GUNICORN_CMD_ARGS="--timeout 900") as (base, process):
+        with gunicorn(db_url, workers=1, WEB_TIMEOUT="900") as (base, process):
             (worker_pid,) = child_pids(process.pid)
             # Untimed warm-up of the three paths (imports, first connections, plan caches) on a small file.
             warmup = scratch / "warmup.csv"

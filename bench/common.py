@@ -61,12 +61,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(db_url: str, workers: int = 2, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Serve the project with gunicorn on a free local port; yields (base_url, process)."""
+    """Serve the project with gunicorn and the project's gunicorn.conf.py on a free local port; yields
+    (base_url, process)."""
     port = free_port()
     process = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+        [PYTHON, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"],
         cwd=REPO,
-        env=django_env(db_url, **extra_env),
+        env=django_env(db_url, WEB_CONCURRENCY=str(workers), **extra_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -105,3 +106,8 @@ def median_seconds(action: Callable[[], object], repeat: int, warmup: int = 2) -
         action()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
+
+
+def database_exists(name: str) -> bool:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError as DjangoInterfaceError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -17,6 +23,14 @@ logger = logging.getLogger("dashboard.errors")
 audit = logging.getLogger("dashboard.audit")
 
 SERVER_ERROR_BODY = {"detail": "Internal server error.", "code": "server_error"}
+
+# Seconds a client is asked to wait (Retry-After) when a backing service is unreachable: about one restart.
+SERVICE_UNAVAILABLE_RETRY_AFTER = 5
+SERVICE_UNAVAILABLE_DETAIL = "A backing service is unavailable; retry later."
+
+# SQLSTATEs that mean "the server is not there right now", not "this query is wrong": connection exceptions (class 08),
+# admin/crash shutdown, "the database system is starting up", too many connections.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 # 401 codes the contract knows; every other authentication failure is a bad token.
 _AUTH_CODES = {"not_authenticated", "invalid_credentials", "token_not_valid"}
@@ -32,6 +46,64 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state."
     default_code = "conflict"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = SERVICE_UNAVAILABLE_DETAIL
+    default_code = "service_unavailable"
+    wait = SERVICE_UNAVAILABLE_RETRY_AFTER  # DRF's handler turns ``wait`` into Retry-After
+
+
+def _causes(exc: BaseException):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__
+
+
+def unavailable_service(exc: BaseException) -> str | None:
+    """Which backing service *exc* says is unreachable ("database", "cache", "broker"), or None when it is another
+    error (a bad query, a statement timeout, a deadlock stay what they are). Looks through wrapped causes, so both
+    Django's database errors and raw psycopg ones (the upload's COPY) are recognised."""
+    for error in _causes(exc):
+        if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
+            state = getattr(error, "sqlstate", None)
+            # No SQLSTATE: the client lost or could not open the connection (refused, closed, reset).
+            if state is None or state.startswith("08") or state in _UNAVAILABLE_SQLSTATES:
+                return "database"
+            return None
+        if isinstance(error, psycopg.Error):
+            return None
+        if isinstance(error, sqlite3.OperationalError):
+            return "database" if "database is locked" in str(error) else None
+        if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+            return "cache"
+        if isinstance(error, BrokerUnavailable):
+            return "broker"
+    # Django's own "connection already closed" carries no driver error.
+    return "database" if isinstance(exc, DjangoInterfaceError) else None
+
+
+def _note_unavailable(request: HttpRequest, service: str, exc: BaseException) -> None:
+    """Record on the request why it got a 503; the request log line says it (one line, no traceback)."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    request.service_unavailable = f"{service}: {type(exc).__name__}: {message[:200]}".rstrip(": ")
+
+
+def service_unavailable_response(request: HttpRequest, service: str, exc: BaseException) -> HttpResponse:
+    """The 503 for code paths outside DRF: the envelope under /api/, plain text elsewhere (the admin)."""
+    _note_unavailable(request, service, exc)
+    if request.path.startswith("/api/"):
+        response = error_response(503, SERVICE_UNAVAILABLE_DETAIL, "service_unavailable")
+    else:
+        response = HttpResponse(
+            "Service temporarily unavailable; retry later.\n", status=503, content_type="text/plain; charset=utf-8"
+        )
+    response["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER)
+    response._has_been_logged = True  # the request log says it; no traceback from django.request
+    return response
 
 
 def error_response(status_code: int, detail: str, code: str, **extra) -> JsonResponse:
@@ -80,6 +152,11 @@ def _convert(exc: Exception) -> Exception:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """Turn any exception raised in a DRF view into the contract's envelope; unknown ones become a logged 500."""
+    service = unavailable_service(exc)
+    if service is not None:
+        request = context["request"]
+        _note_unavailable(getattr(request, "_request", request), service, exc)
+        exc = ServiceUnavailable()
     exc = _convert(exc)
     if not isinstance(exc, exceptions.APIException):
         request = context["request"]
@@ -121,4 +198,6 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         # no-escalation rule, an API key on a login-only route), which the detail explains.
         payload.setdefault("missing", [])
     response.data = payload
+    if isinstance(exc, ServiceUnavailable):
+        response._has_been_logged = True
     return response

@@ -8,10 +8,11 @@ import time
 import uuid
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from config.db_routers import pin_to_primary, replica_allowed, replica_configured
-from config.exceptions import error_response, log_unhandled
+from config.exceptions import error_response, log_unhandled, service_unavailable_response, unavailable_service
 from config.logging import request_id_var
 
 request_logger = logging.getLogger("dashboard.request")
@@ -35,26 +36,35 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
             duration_ms = (time.perf_counter() - started) * 1000
-            user = getattr(request, "user", None)
-            user_id = user.pk if user is not None and user.is_authenticated else None
-            request_logger.info(
-                "%s %s %s %.1fms user=%s",
-                request.method,
-                request.path,
-                response.status_code,
-                duration_ms,
-                user_id if user_id is not None else "-",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round(duration_ms, 1),
-                    "user_id": user_id,
-                },
-            )
+            user_id = _user_id(request)
+            fields = {
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(duration_ms, 1),
+                "user_id": user_id,
+            }
+            line = "%s %s %s %.1fms user=%s"
+            args = [request.method, request.path, response.status_code, duration_ms, user_id or "-"]
+            unavailable = getattr(request, "service_unavailable", None)
+            if unavailable:
+                # A backing service is down: this line is the only record of it (no traceback per request).
+                request_logger.warning(
+                    line + " unavailable=%s", *args, unavailable, extra={**fields, "unavailable": unavailable}
+                )
+            else:
+                request_logger.info(line, *args, extra=fields)
             return response
         finally:
             request_id_var.reset(token)
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    user = getattr(request, "user", None)
+    try:
+        return user.pk if user is not None and user.is_authenticated else None
+    except DatabaseError:  # a lazy user whose session the database could not load: log it as anonymous
+        return None
 
 
 class ReadYourWritesMiddleware:
@@ -110,7 +120,8 @@ _STATUS_ERRORS = {
 
 
 class ApiErrorMiddleware:
-    """Under /api/: refuse oversized bodies with 413, and turn any non-JSON error page into the envelope."""
+    """Under /api/: refuse oversized bodies with 413, and turn any non-JSON error page into the envelope. On every
+    path, a view that finds the database (or another backing service) unreachable answers 503 with Retry-After."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -135,6 +146,9 @@ class ApiErrorMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        service = unavailable_service(exception)
+        if service is not None:
+            return service_unavailable_response(request, service, exception)
         if not _is_api(request):
             return None
         return log_unhandled(request, exception)

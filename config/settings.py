@@ -326,6 +326,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # delivered. Keep it above the longest import: a task still running when it expires is delivered a second time (the
 # import service then finds the upload locked or finished and does nothing).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# An upload still ``processing`` this long after it started (and not locked by a running import) was interrupted for
+# good: longer than the visibility timeout, so a task redelivered after its worker died re-imports it first.
+UPLOAD_STALE_AFTER = timedelta(seconds=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 600)
+UPLOAD_SETTLE_INTERVAL_SECONDS = 600
 
 # --- Alerts ---------------------------------------------------------------------------------------------
 # This backend's public origin, for links to the staff UI in alert mails.
@@ -345,6 +349,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboard.tasks.alerts_evaluate_task",
         "schedule": float(ALERTS_INTERVAL_SECONDS),
         "options": {"expires": float(ALERTS_INTERVAL_SECONDS)},
+    },
+    # Uploads left processing by a dead worker or a database that stayed down (`manage.py uploads_settle` from cron).
+    "uploads-settle": {
+        "task": "dashboard.tasks.uploads_settle_task",
+        "schedule": float(UPLOAD_SETTLE_INTERVAL_SECONDS),
+        "options": {"expires": float(UPLOAD_SETTLE_INTERVAL_SECONDS)},
     },
     # Expired Idempotency-Key records (IDEMPOTENCY_TTL_HOURS); `manage.py idempotency_purge` does the same from cron.
     "idempotency-purge": {

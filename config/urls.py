@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.admin_mfa import mfa_enrol
 from config.views import FaviconView, healthz, readyz
 
+handler500 = "config.views.server_error"
+
 admin.site.site_header = f"{settings.PROJECT_NAME} administration"
 admin.site.site_title = settings.PROJECT_NAME
 admin.site.index_title = f"{settings.PROJECT_NAME} {settings.VERSION}"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.templatetags.static import static
+from django.views import defaults
 from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView
+
+from config.exceptions import service_unavailable_response, unavailable_service
 
 
 @require_safe
@@ -50,3 +55,13 @@ class FaviconView(RedirectView):
 
     def get_redirect_url(self, *args, **kwargs) -> str:
         return static("favicon.svg")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an exception outside any view (a middleware reading the session) that says the database is
+    unreachable is a 503 with Retry-After, logged as one line; anything else is Django's own 500."""
+    exception = sys.exc_info()[1]
+    service = unavailable_service(exception) if exception is not None else None
+    if service is not None:
+        return service_unavailable_response(request, service, exception)
+    return defaults.server_error(request)

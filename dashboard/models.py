@@ -78,7 +78,12 @@ class Metric(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="metrics", db_index=False
     )
-    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, null=True, blank=True, related_name="metrics")
+    # No database constraint: only the import writes upload_id, inside the transaction that holds its Upload's row
+    # lock, and an upload is deleted only with its rows (``upload_delete`` locks it first; the ORM cascades). A
+    # constraint would cost a lookup per imported row, about a fifth of an import (bench/README.md).
+    upload = models.ForeignKey(
+        Upload, on_delete=models.CASCADE, null=True, blank=True, related_name="metrics", db_constraint=False
+    )
 
     objects = MetricQuerySet.as_manager()
 

@@ -1,19 +1,44 @@
-"""Celery tasks of the dashboard app: queued uploads, and alert evaluation and delivery."""
+"""Celery tasks of the dashboard app: queued uploads and their settling, alert evaluation and delivery."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError, connection
 
 from dashboard.services.alerts import alert_delivery_attempt, alerts_run
-from dashboard.services.uploads import upload_process
+from dashboard.services.uploads import upload_process, uploads_settle
+
+logger = logging.getLogger("dashboard.uploads")
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def upload_process_task(upload_id: int) -> str:
     """Import a queued upload. Redelivered after a worker dies; the interrupted transaction left nothing behind."""
     return upload_process(upload_id=upload_id).status
+
+
+@shared_task
+def uploads_settle_task() -> int:
+    """Beat: fail uploads left ``processing`` longer than UPLOAD_STALE_AFTER (nothing of them was imported)."""
+    return uploads_settle()
+
+
+@worker_ready.connect
+def uploads_settle_at_worker_start(**kwargs) -> None:
+    """A worker that starts settles what a dead one left behind, without waiting for beat."""
+    try:
+        settled = uploads_settle()
+    except DatabaseError as exc:  # the database is down too: beat or the next start will do it
+        logger.warning("uploads not settled at worker start: %s", exc)
+        return
+    finally:
+        connection.close()  # the worker's main process keeps no connection of its own
+    if settled:
+        logger.warning("settled %s interrupted upload(s) at worker start", settled)
 
 
 @shared_task

@@ -5,26 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
 from http import HTTPStatus
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.db import DEFAULT_DB_ALIAS
 
 from config.db_routers import REPLICA, PrimaryReplicaRouter, pin_to_primary, read_alias, reading_from, replica_allowed
+from config.tests.clusters import PG_BIN, Cluster, as_postgres, cluster_root, free_port, server_binaries_available
 from conftest import port_open
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REPO = Path(django_settings.BASE_DIR)
 PASSWORD = "replica-Password-2026"
 PIN_SECONDS = 3
@@ -89,80 +85,27 @@ def test_a_write_request_pins_its_user_and_a_read_does_not(with_replica, user_wi
 # --- A real primary and streaming replica ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL's tools refuse to run as root: run them as the postgres user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-class Cluster:
-    """A throwaway PostgreSQL cluster in a directory of its own, on a free port."""
-
-    def __init__(self, root: Path, name: str):
-        self.root, self.dir, self.port = root, root / name, free_port()
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
-        command = [
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(self.dir),
-            "-l",
-            f"{self.dir}.log",
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            options,
-        ]
-        subprocess.run(_as_postgres([*command, "start"]), check=True, capture_output=True, timeout=90)
-
-    def stop(self) -> None:
-        if (self.dir / "postmaster.pid").exists():
-            command = [str(PG_BIN / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "-w", "stop"]
-            subprocess.run(_as_postgres(command), capture_output=True, timeout=60)
-
-    def query(self, sql: str, database: str = "postgres"):
-        with psycopg.connect(f"{self.url}/{database}", autocommit=True) as conn:
-            cursor = conn.execute(sql)
-            return cursor.fetchall() if cursor.description else None
-
-
 @pytest.fixture
 def primary_and_replica(require_service):
     """A primary and its streaming replica (``pg_basebackup -R``), each on a free port; both removed afterwards.
 
     The shared cluster's pg_hba.conf allows no replication connections, and it must not be reconfigured, so the
     test makes its own primary too."""
-    available = all((PG_BIN / tool).exists() for tool in ("initdb", "pg_ctl", "pg_basebackup"))
-    require_service("PostgreSQL 15 server binaries", available and (os.geteuid() != 0 or bool(shutil.which("runuser"))))
-    root = Path(tempfile.mkdtemp(prefix=f"dash-replica-{uuid.uuid4().hex[:8]}-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    primary, replica = Cluster(root, "primary"), Cluster(root, "replica")
-    try:
-        initdb = [str(PG_BIN / "initdb"), "-D", str(primary.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-        subprocess.run(_as_postgres(initdb), check=True, capture_output=True, timeout=120)
-        primary.start()
-        basebackup = [str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"]
-        basebackup += ["-D", str(replica.dir), "-R", "-X", "stream"]
-        subprocess.run(_as_postgres(basebackup), check=True, capture_output=True, timeout=120)
-        replica.start()
-        assert replica.query("SELECT pg_is_in_recovery()") == [(True,)]
-        yield primary, replica
-    finally:
-        replica.stop()
-        primary.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    require_service("PostgreSQL 15 server binaries", server_binaries_available("pg_basebackup"))
+    with cluster_root("dash-replica") as root:
+        primary, replica = Cluster(root, "primary"), Cluster(root, "replica")
+        try:
+            primary.initdb()
+            primary.start()
+            basebackup = [str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"]
+            basebackup += ["-D", str(replica.dir), "-R", "-X", "stream"]
+            subprocess.run(as_postgres(basebackup), check=True, capture_output=True, timeout=120)
+            replica.start()
+            assert replica.query("SELECT pg_is_in_recovery()") == [(True,)]
+            yield primary, replica
+        finally:
+            replica.stop()
+            primary.stop()
 
 
 def server_env(primary_url: str, replica_url: str, cache_dir: Path) -> dict[str, str]:
@@ -217,9 +160,9 @@ def test_reads_go_to_a_real_replica_and_a_writer_reads_its_writes(primary_and_re
     subprocess.run([python, "manage.py", "shell", "-c", create_users], cwd=REPO, env=env, check=True, timeout=120)
     port = free_port()
     server = subprocess.Popen(
-        [python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+        [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
         cwd=REPO,
-        env=env,
+        env={**env, "WEB_CONCURRENCY": "2"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,7 +20,17 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
+from django.db.models.sql import UpdateQuery
+from django.db.models.sql.constants import NO_RESULTS
 from django.utils import timezone
 
 from accounts.models import User
@@ -35,6 +46,10 @@ logger = logging.getLogger("dashboard.uploads")
 HASH_CHUNK = 1024 * 1024
 SQLITE_BATCH = 5000
 PROGRESS_EVERY_ROWS = 50_000
+# When the import's connection died (the database restarted), how long the final status is retried on a fresh one
+# while the database comes back; after that, uploads_settle (beat, worker start, cron) settles it.
+FINISH_RETRY_SECONDS = 30
+INTERRUPTED_MESSAGE = "The import failed unexpectedly; nothing was imported."
 ACTIVE_STATUSES = (Upload.Status.PENDING, Upload.Status.PROCESSING, Upload.Status.SUCCEEDED)
 Progress = Callable[[int, int, int], None]
 
@@ -109,6 +124,40 @@ def _finish(upload: Upload, **fields) -> Upload:
     return upload
 
 
+def _connection_usable() -> bool:
+    try:
+        return connection.is_usable()
+    except DatabaseError:
+        return False
+
+
+def _finish_on_fresh_connection(upload: Upload, **fields) -> Upload:
+    """Finalise a still-``processing`` upload through a new connection of its own, retried for FINISH_RETRY_SECONDS
+    while the database restarts. The import's own connection is dead (and may still be inside a broken transaction),
+    so it cannot be used, nor closed and reopened under a caller's atomic block."""
+    fields["finished_at"] = timezone.now()
+    deadline = time.monotonic() + FINISH_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        fresh = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            query = Upload.objects.filter(pk=upload.pk, status=Upload.Status.PROCESSING).query.chain(UpdateQuery)
+            query.add_update_values(fields)
+            query.get_compiler(connection=fresh).execute_sql(NO_RESULTS)
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + delay > deadline:
+                logger.warning("upload %s left processing: the database is still unreachable (%s)", upload.pk, exc)
+                return upload
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            continue
+        finally:
+            fresh.close()
+        for name, value in fields.items():
+            setattr(upload, name, value)
+        return upload
+
+
 def upload_process(*, upload_id: int, progress: Progress | None = None) -> Upload:
     """Import the stored file of an Upload, all or nothing, and finalise the record. Safe to run again after a crash
     (the interrupted transaction left nothing behind), and twice at once (a task redelivered while its first worker
@@ -155,14 +204,20 @@ def upload_process(*, upload_id: int, progress: Progress | None = None) -> Uploa
                 errors=[],
                 error_count=0,
             )
-    except Exception:
-        logger.exception("import of upload %s failed", upload.pk)
-        _finish(
-            upload,
-            status=Upload.Status.FAILED,
-            errors=[{"row": None, "column": None, "message": "The import failed unexpectedly; nothing was imported."}],
-            error_count=1,
-        )
+    except Exception as exc:
+        failed = {
+            "status": Upload.Status.FAILED,
+            "errors": [{"row": None, "column": None, "message": INTERRUPTED_MESSAGE}],
+            "error_count": 1,
+        }
+        if _connection_usable():
+            logger.exception("import of upload %s failed", upload.pk)
+            _finish(upload, **failed)
+        else:
+            # The database went away under the import (a restart): one line, not a traceback; the rows were rolled
+            # back with the transaction, and the status goes in on a fresh connection.
+            logger.warning("import of upload %s interrupted: the database connection was lost (%s)", upload.pk, exc)
+            _finish_on_fresh_connection(upload, **failed)
         raise
 
 
@@ -375,9 +430,11 @@ def _insert_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int
 
 def upload_delete(*, upload: Upload) -> int:
     """Remove an upload and exactly the metrics it imported, atomically; returns how many metrics went."""
-    if upload.status in (Upload.Status.PENDING, Upload.Status.PROCESSING):
-        raise UploadBusy()
     with transaction.atomic():
+        # Locked and read again: an import holds this lock until its rows commit, so they are all seen and deleted.
+        upload = Upload.objects.select_for_update().filter(pk=upload.pk).first() or upload
+        if upload.status in (Upload.Status.PENDING, Upload.Status.PROCESSING):
+            raise UploadBusy()
         name = upload.file.name
         # Cascades to its metrics; its rollup cells go with it (dashboard.signals), nothing to recompute.
         _, counts = upload.delete()
@@ -388,15 +445,23 @@ def upload_delete(*, upload: Upload) -> int:
     return deleted
 
 
-def uploads_settle(*, stale_after: timedelta) -> int:
-    """Mark uploads stuck in ``processing`` (a killed worker) as failed; their transaction left nothing behind."""
-    cutoff = timezone.now() - stale_after
-    return Upload.objects.filter(status=Upload.Status.PROCESSING, started_at__lt=cutoff).update(
-        status=Upload.Status.FAILED,
-        finished_at=timezone.now(),
-        errors=[{"row": None, "column": None, "message": "The import was interrupted; nothing was imported."}],
-        error_count=1,
-    )
+def uploads_settle(*, stale_after: timedelta | None = None) -> int:
+    """Mark uploads stuck in ``processing`` for longer than *stale_after* (default ``settings.UPLOAD_STALE_AFTER``) as
+    failed: their worker died and its transaction left nothing behind. An import still running holds its Upload's
+    row lock, so it is skipped however long it has taken."""
+    cutoff = timezone.now() - (settings.UPLOAD_STALE_AFTER if stale_after is None else stale_after)
+    with transaction.atomic():
+        stale = list(
+            Upload.objects.select_for_update(skip_locked=True)
+            .filter(status=Upload.Status.PROCESSING, started_at__lt=cutoff)
+            .values_list("pk", flat=True)
+        )
+        return Upload.objects.filter(pk__in=stale).update(
+            status=Upload.Status.FAILED,
+            finished_at=timezone.now(),
+            errors=[{"row": None, "column": None, "message": "The import was interrupted; nothing was imported."}],
+            error_count=1,
+        )
 
 
 def upload_files_purge(*, older_than: timedelta) -> int:

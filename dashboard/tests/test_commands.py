@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
@@ -220,8 +221,8 @@ def test_uploads_settle_fails_only_stale_processing_uploads(owner):
     pending = make_upload(owner, status="pending", age=hours)
     done = make_upload(owner, status="succeeded", age=hours, started=hours)
 
-    out, _ = run("uploads_settle")
-    assert out == "Marked 1 upload(s) processing for more than 60 minute(s) as failed.\n"
+    out, _ = run("uploads_settle")  # default: settings.UPLOAD_STALE_AFTER, the visibility timeout (1 h) + 10 min
+    assert out == "Marked 1 upload(s) processing for more than 70 minute(s) as failed.\n"
     statuses = dict(Upload.objects.values_list("pk", "status"))
     assert statuses == {stale.pk: "failed", fresh.pk: "processing", pending.pk: "pending", done.pk: "succeeded"}
     stale.refresh_from_db()
@@ -233,6 +234,37 @@ def test_uploads_settle_fails_only_stale_processing_uploads(owner):
     out, _ = run("uploads_settle", "--stale-minutes", "5")
     assert out == "Marked 1 upload(s) processing for more than 5 minute(s) as failed.\n"
     assert Upload.objects.get(pk=fresh.pk).status == "failed"
+
+
+def test_celery_beat_settles_stale_uploads(owner, settings):
+    from dashboard.tasks import uploads_settle_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["uploads-settle"]
+    assert (entry["task"], entry["schedule"]) == (uploads_settle_task.name, 600.0)
+    # The threshold stays above the broker's visibility timeout, so a redelivered task re-imports first.
+    visibility = timedelta(seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+    assert visibility < settings.UPLOAD_STALE_AFTER
+    stale = make_upload(owner, status="processing", age=timedelta(hours=3), started=timedelta(hours=3))
+    fresh = make_upload(owner, status="processing", age=timedelta(hours=3), started=timedelta(minutes=1))
+    assert uploads_settle_task() == 1
+    assert dict(Upload.objects.values_list("pk", "status")) == {stale.pk: "failed", fresh.pk: "processing"}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_uploads_settle_skips_an_import_that_still_holds_its_lock(owner):
+    running = make_upload(owner, status="processing", age=timedelta(hours=3), started=timedelta(hours=3))
+    importer = connections.create_connection(DEFAULT_DB_ALIAS)  # stands for a long import's transaction
+    try:
+        importer.set_autocommit(False)
+        with importer.cursor() as cursor:
+            cursor.execute("SELECT id FROM dashboard_upload WHERE id = %s FOR UPDATE", [running.pk])
+        assert run("uploads_settle")[0].startswith("Marked 0 upload(s)")
+        importer.rollback()
+    finally:
+        importer.close()
+    assert run("uploads_settle")[0].startswith("Marked 1 upload(s)")
+    assert Upload.objects.get(pk=running.pk).status == "failed"
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon"])

@@ -10,7 +10,7 @@ from django.db import connection, connections
 
 from accounts.tests.factories import UserFactory
 from dashboard.models import Metric, Upload
-from dashboard.services.uploads import upload_create, upload_process
+from dashboard.services.uploads import upload_create, upload_delete, upload_process
 from dashboard.tests.test_worker import write_csv
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -63,3 +63,46 @@ def test_two_imports_at_once_neither_sees_nor_breaks_the_other(tmp_path, monkeyp
     assert (second.status, second.rows_imported) == ("succeeded", ROWS // 2)
     assert Metric.objects.filter(upload_id=first.pk).count() == ROWS
     assert Metric.objects.filter(upload_id=second.pk).count() == ROWS // 2
+
+
+def test_deleting_an_upload_during_its_import_waits_for_it_and_leaves_no_row_behind(tmp_path, monkeypatch):
+    """metrics.upload_id has no database constraint (an import's speed), so upload_delete must not run beside the
+    import: it takes the Upload's lock, which the import holds until its rows commit, and then deletes them all."""
+    monkeypatch.setattr("dashboard.services.uploads.PROGRESS_EVERY_ROWS", 10_000)
+    upload = _created(write_csv(tmp_path / "a.csv", ROWS), UserFactory())
+    # What a page loaded a moment earlier could hold: a status that no longer says the import is running.
+    stale = Upload.objects.get(pk=upload.pk)
+    stale.status = Upload.Status.SUCCEEDED
+    copying, release = threading.Event(), threading.Event()
+    deleted: list[int] = []
+
+    def progress(rows, _done, _total):
+        if not copying.is_set():
+            copying.set()
+            release.wait(timeout=30)
+
+    def run(target, **kwargs):
+        try:
+            target(**kwargs)
+        finally:
+            connections.close_all()
+
+    importer = threading.Thread(
+        target=run, args=(upload_process,), kwargs={"upload_id": upload.pk, "progress": progress}
+    )
+    deleter = threading.Thread(target=run, args=(lambda: deleted.append(upload_delete(upload=stale)),))
+    try:
+        importer.start()
+        assert copying.wait(timeout=30)
+        deleter.start()
+        deleter.join(timeout=1)
+        assert deleter.is_alive()  # waiting for the import's lock
+        release.set()
+        importer.join(timeout=60)
+        deleter.join(timeout=60)
+    finally:
+        release.set()
+    connection.close()
+    assert deleted == [ROWS]
+    assert not Upload.objects.filter(pk=upload.pk).exists()
+    assert not Metric.objects.filter(upload_id=upload.pk).exists()

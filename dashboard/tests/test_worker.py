@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC
+from datetime import UTC, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote
@@ -25,6 +25,7 @@ import pytest
 from django.conf import settings
 from django.core.files import File
 from django.db import connection
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from config.celery import app as celery_app
@@ -323,3 +324,22 @@ def test_lost_database_connection_mid_import_leaves_nothing(tmp_path):
     assert upload.status == Upload.Status.FAILED
     assert upload.errors[0]["message"] == "The import failed unexpectedly; nothing was imported."
     assert not Metric.objects.filter(upload=upload).exists()
+
+
+def test_a_starting_worker_settles_uploads_a_dead_one_left_processing(queued_uploads, owner_client):
+    owner, client = owner_client
+    long_ago = timezone.now() - settings.UPLOAD_STALE_AFTER - timedelta(minutes=1)
+    left = Upload.objects.create(
+        filename="left.csv", sha256="1" * 64, status=Upload.Status.PROCESSING, created_by=owner, started_at=long_ago
+    )
+    recent = Upload.objects.create(
+        filename="recent.csv", sha256="2" * 64, status=Upload.Status.PROCESSING, created_by=owner
+    )
+    Upload.objects.filter(pk=recent.pk).update(started_at=timezone.now())
+
+    queued_uploads.start()  # no beat, no command: the worker_ready signal settles it
+    settled = wait_for_status(client, queued_uploads, left.pk, "failed", timeout=20)
+    assert settled["errors"] == [
+        {"row": None, "column": None, "message": "The import was interrupted; nothing was imported."}
+    ]
+    assert status_of(client, recent.pk) == "processing"  # may still be running, or be redelivered

@@ -131,8 +131,18 @@ def gunicorn_server(tmp_path: Path, name: str):
         CACHE_DIR=str(tmp_path / "cache"),
         LOG_LEVEL="WARNING",
     )
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", "127.0.0.1:0", "--workers", "1"]
-    command += ["--timeout", "60", "--log-level", "info"]
+    env.update(WEB_CONCURRENCY="1", WEB_TIMEOUT="60")
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "gunicorn.conf.py",
+        "--bind",
+        "127.0.0.1:0",
+        "--log-level",
+        "info",
+    ]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from dashboard.services.uploads import uploads_settle
@@ -30,12 +31,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stale-minutes",
             type=_positive_minutes,
-            default=60,
-            help="Minutes an upload may stay in processing before it counts as interrupted (default: 60). "
-            "Keep it above the longest import and the broker's visibility timeout, or a redelivered import "
-            "finds its upload already failed.",
+            default=None,
+            help="Minutes an upload may stay in processing before it counts as interrupted (default: the broker's "
+            "visibility timeout + 10, i.e. settings.UPLOAD_STALE_AFTER). Keep it above the visibility timeout, or a "
+            "redelivered import finds its upload already failed. A running import holds its upload's lock and is "
+            "never settled.",
         )
 
-    def handle(self, *args, stale_minutes: int, **options):
+    def handle(self, *args, stale_minutes: int | None, **options):
+        if stale_minutes is None:
+            stale_minutes = int(settings.UPLOAD_STALE_AFTER.total_seconds() // 60)
         settled = uploads_settle(stale_after=timedelta(minutes=stale_minutes))
         self.stdout.write(f"Marked {settled} upload(s) processing for more than {stale_minutes} minute(s) as failed.")
