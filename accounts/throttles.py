@@ -65,7 +65,7 @@ class AccountThrottle(_ScopedThrottle):
         account = view.throttle_account(request)
         if not account:
             return None
-        digest = hashlib.sha256(str(account).strip().lower().encode()).hexdigest()[:40]
+        digest = hashlib.sha256(str(account).encode()).hexdigest()[:40]
         return self.cache_format % {"scope": self.scope, "ident": "acct:" + digest}
 
 

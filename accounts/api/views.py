@@ -25,6 +25,7 @@ from accounts.api.serializers import (
     RegisterInputSerializer,
     TokenPairSerializer,
 )
+from accounts.emails import email_key
 from accounts.permissions import IsAuthenticatedUser, RefusesApiKeys
 from accounts.services.auth import user_login, user_profile_update, user_register
 from accounts.services.mfa import MfaChallenge
@@ -56,7 +57,10 @@ class PublicAuthView(APIView):
 
     def throttle_account(self, request: Request) -> str | None:
         value = request.data.get(self.account_field) if hasattr(request.data, "get") else None
-        return value if isinstance(value, str) and value else None
+        if not isinstance(value, str) or not value:
+            return None
+        # One bucket per account, however its address is spelled (case, compatibility look-alikes).
+        return email_key(value) if self.account_field == "email" else value
 
 
 class RegisterView(PublicAuthView):

@@ -54,7 +54,7 @@ def password_reset_link(*, user: User) -> str:
 
 def password_reset_request(*, email: str) -> None:
     """Mail a reset link when *email* belongs to an active account; says nothing either way."""
-    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    user = User.objects.with_email(email).filter(is_active=True).first()
     if user is None or not user.has_usable_password():
         audit.info("password reset requested for unknown account", extra={"event": "password_reset_requested"})
         return
