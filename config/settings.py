@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "config.apps.ProjectConfig",
     "accounts",
     "dashboard",
     "idempotency",

@@ -83,12 +83,12 @@ def _as_utc(value: datetime | None, tz: ZoneInfo) -> datetime | None:
 class RangeQuerySerializer(serializers.Serializer):
     """``from`` (inclusive), ``to`` (exclusive) and ``tz``; naive datetimes are read in ``tz``."""
 
-    to = LocalDateTimeField(required=False)
-    tz = TimeZoneField(required=False)
+    to = LocalDateTimeField(required=False, help_text="Exclusive; a naive value is read in tz.")
+    tz = TimeZoneField(required=False, help_text="IANA time zone name; default TIME_ZONE.")
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = LocalDateTimeField(required=False)
+        fields["from"] = LocalDateTimeField(required=False, help_text="Inclusive; a naive value is read in tz.")
         return fields
 
     def validate(self, attrs: dict) -> dict:
@@ -107,8 +107,8 @@ class RangeQuerySerializer(serializers.Serializer):
 
 class MetricQuerySerializer(RangeQuerySerializer):
     name = serializers.CharField(required=False, max_length=255)
-    name__in = serializers.CharField(required=False)
-    owner = serializers.IntegerField(required=False, min_value=1)
+    name__in = serializers.CharField(required=False, help_text="Comma-separated names.")
+    owner = serializers.IntegerField(required=False, min_value=1, help_text="A user id; narrows within what you see.")
     ordering = serializers.ChoiceField(choices=ORDERINGS, required=False)
 
     def validate_name__in(self, value: str) -> tuple[str, ...]:

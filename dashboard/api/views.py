@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
+from config.query import plain_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
     KPISerializer,
@@ -53,15 +54,8 @@ from idempotency.decorators import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 EXPORT_CHUNK_ROWS = 2000
 
-METRIC_FILTER_PARAMETERS = [
-    OpenApiParameter("name", str),
-    OpenApiParameter("name__in", str, description="Comma-separated names."),
-    OpenApiParameter("from", OpenApiTypes.DATETIME, description="Inclusive; naive values are read in tz."),
-    OpenApiParameter("to", OpenApiTypes.DATETIME, description="Exclusive; naive values are read in tz."),
-    OpenApiParameter("tz", str, description="IANA time zone name; default TIME_ZONE."),
-    OpenApiParameter("owner", int),
-    OpenApiParameter("ordering", str, enum=["timestamp", "-timestamp", "value", "-value", "name"]),
-]
+# The query serializer itself, so the schema states its exact rules (owner >= 1, names <= 255 characters...).
+METRIC_FILTER_PARAMETERS = [MetricQuerySerializer]
 
 
 def _validated_data(serializer_class, data) -> dict:
@@ -71,7 +65,7 @@ def _validated_data(serializer_class, data) -> dict:
 
 
 def _query(serializer_class, request: Request) -> dict:
-    return _validated_data(serializer_class, request.query_params)
+    return _validated_data(serializer_class, plain_data(request.query_params))
 
 
 def _metric_filters(request: Request) -> MetricFilters:
@@ -141,7 +135,7 @@ class MetricViewSet(viewsets.ModelViewSet):
     def create(self, request: Request) -> Response:
         many = isinstance(request.data, list)
         kwargs = {"many": True, "max_length": METRICS_CREATE_MAX, "allow_empty": False} if many else {}
-        serializer = MetricInputSerializer(data=request.data, **kwargs)
+        serializer = MetricInputSerializer(data=plain_data(request.data), **kwargs)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data if many else [serializer.validated_data]
         metrics = metrics_create(owner=request.user, items=items)
@@ -151,7 +145,7 @@ class MetricViewSet(viewsets.ModelViewSet):
     @extend_schema(request=MetricInputSerializer, responses=MetricSerializer)
     def partial_update(self, request: Request, pk=None) -> Response:
         metric = self.get_object()
-        serializer = MetricInputSerializer(data=request.data, partial=True)
+        serializer = MetricInputSerializer(data=plain_data(request.data), partial=True)
         serializer.is_valid(raise_exception=True)
         return Response(MetricSerializer(metric_update(metric=metric, **serializer.validated_data)).data)
 
@@ -262,6 +256,12 @@ class UploadInputSerializer(serializers.Serializer):
     tz = TimeZoneField(required=False)
 
 
+class UploadQuerySerializer(serializers.Serializer):
+    allow_duplicate = serializers.BooleanField(
+        required=False, default=False, help_text="Import even if you already have this same file (same sha256)."
+    )
+
+
 class UploadView(APIView):
     """POST a CSV file of metrics: 201 when imported inline, 202 when queued to a worker."""
 
@@ -270,13 +270,13 @@ class UploadView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadInputSerializer},
-        parameters=[OpenApiParameter("allow_duplicate", bool), IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[UploadQuerySerializer, IDEMPOTENCY_KEY_PARAMETER],
         responses={201: UploadSerializer, 202: UploadSerializer},
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        data = _validated_data(UploadInputSerializer, request.data)
-        allow_duplicate = request.query_params.get("allow_duplicate", "").lower() in ("1", "true", "yes")
+        allow_duplicate = _query(UploadQuerySerializer, request)["allow_duplicate"]
+        data = _validated_data(UploadInputSerializer, plain_data(request.data))
         try:
             outcome = metrics_import(
                 file=data["file"],
