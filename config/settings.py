@@ -238,6 +238,7 @@ REST_FRAMEWORK = {
         "refresh": env.str("THROTTLE_REFRESH", default="30/min"),
         "password": env.str("THROTTLE_PASSWORD", default="5/min"),
         "api_key": env.str("THROTTLE_API_KEY", default="6000/min"),
+        "upload": env.str("THROTTLE_UPLOAD", default="60/hour"),
     },
 }
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
+from accounts.throttles import UserThrottle
 from config.query import plain_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
@@ -267,6 +268,8 @@ class UploadView(APIView):
 
     permission_classes = [require_permissions("dashboard.add_upload")]
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [UserThrottle]
+    throttle_scope = "upload"
 
     @extend_schema(
         request={"multipart/form-data": UploadInputSerializer},
