@@ -6,4 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from accounts import (
+            schema,  # noqa: F401  (registers the OpenAPI auth extension)
+            signals,  # noqa: F401  (new authz stamps on role and permission changes)
+        )

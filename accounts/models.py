@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.api_keys import ApiKeyScopedPermissionsMixin
+from accounts.authz import authz_stamp
 from accounts.managers import UserManager
 
 audit = logging.getLogger("dashboard.audit")
@@ -26,6 +27,9 @@ class User(ApiKeyScopedPermissionsMixin, AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     # Bumped by save() on any password change and on deactivation: tokens carrying an older version stop working.
     token_version = models.PositiveIntegerField(default=0, editable=False)
+    # A new random stamp on every change of the user's roles, permissions or MFA (accounts.signals): the key of the
+    # cached access profile (accounts.authz).
+    authz_version = models.BigIntegerField(default=authz_stamp, editable=False)
 
     objects = UserManager()
 

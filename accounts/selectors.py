@@ -8,16 +8,28 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from accounts.authz import access_profile
 from accounts.models import ApiKey, User
 
 
 def user_role_names(*, user: User) -> list[str]:
-    return sorted(group.name for group in user.groups.all())
+    """Names of *user*'s roles, sorted: from prefetched ``groups`` when a list prefetched them, else from the cached
+    access profile."""
+    prefetched = getattr(user, "_prefetched_objects_cache", {}).get("groups")
+    if prefetched is not None:
+        return sorted(group.name for group in prefetched)
+    return list(access_profile(user).roles)
 
 
 def user_permission_names(*, user: User) -> list[str]:
-    """The user's effective permissions as ``app.codename``, sorted (superusers get every permission)."""
+    """The user's effective permissions as ``app.codename``, sorted (superusers get every permission). Through the
+    user model, so that with an API key they are the key's scopes ∩ the owner's current permissions."""
     return sorted(user.get_all_permissions())
+
+
+def user_mfa_enabled(*, user: User) -> bool:
+    """Whether *user* has a confirmed TOTP device, from the cached access profile."""
+    return access_profile(user).mfa_enabled
 
 
 def users_list(*, search: str = "", is_active: bool | None = None, role: str = "") -> QuerySet[User]:

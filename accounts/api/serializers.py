@@ -8,11 +8,12 @@ from django.core.validators import MinLengthValidator
 from rest_framework import serializers
 
 from accounts.models import User
-from accounts.selectors import user_permission_names, user_role_names
-from accounts.services.mfa import mfa_code_parse, mfa_is_enabled
+from accounts.selectors import user_mfa_enabled, user_permission_names, user_role_names
+from accounts.services.mfa import mfa_code_parse
+from config.serializers import FastOutputMixin
 
 
-class UserOutputSerializer(serializers.ModelSerializer):
+class UserOutputSerializer(FastOutputMixin, serializers.ModelSerializer):
     """A user as the admin API shows it: never a password hash."""
 
     roles = serializers.SerializerMethodField()
@@ -50,7 +51,7 @@ class MeOutputSerializer(UserOutputSerializer):
         return user_permission_names(user=user)
 
     def get_mfa_enabled(self, user: User) -> bool:
-        return mfa_is_enabled(user=user)
+        return user_mfa_enabled(user=user)
 
 
 def _password_field(**kwargs) -> serializers.CharField:

@@ -264,7 +264,8 @@ def test_database_restart_mid_upload_imports_nothing_and_the_upload_ends_failed(
     uploader.start()
     try:
         wait_for(lambda: _copying(server), timeout=60, what="the upload's COPY to start")
-        server.restart_database(down_for=2.0)
+        # Down for 10 s, as in the report: longer than a quick restart, within the 30 s the status write is retried.
+        server.restart_database(down_for=10.0)
     finally:
         uploader.join(timeout=130)
     assert not uploader.is_alive()

@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.serializers import FastOutputMixin
 from dashboard.models import KPI, Aggregation, Metric, Upload
 from dashboard.timeseries import BUCKETS
 
@@ -124,7 +125,7 @@ class SeriesQuerySerializer(RangeQuerySerializer):
     agg = serializers.ChoiceField(choices=Aggregation.values, required=False, default="sum")
 
 
-class MetricSerializer(serializers.ModelSerializer):
+class MetricSerializer(FastOutputMixin, serializers.ModelSerializer):
     class Meta:
         model = Metric
         fields = ["id", "name", "value", "timestamp", "owner", "upload"]

@@ -1,0 +1,114 @@
+"""Read-only output serializers rendered from a per-class plan instead of DRF's per-field machinery.
+
+DRF builds a serializer's fields afresh for every instance and then, for every object, walks them calling
+``get_attribute`` and ``to_representation``. For output-only serializers made of plain fields this mixin builds the
+fields once per class, turns them into a list of ``(name, getter)`` and renders each object with one dict
+comprehension. The answers are DRF's own (``config/tests/test_serializers.py`` compares them field by field): a
+missing value is ``null``, datetimes are ISO 8601 in the current time zone with ``Z`` for UTC, a related object is its
+primary key, a ``SerializerMethodField`` calls its method. A serializer with any other kind of field, or used for
+input, falls back to DRF unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import attrgetter
+
+from django.utils import timezone
+from rest_framework import fields, relations
+from rest_framework.settings import ISO_8601, api_settings
+
+_PLAIN = {
+    fields.IntegerField: int,
+    fields.FloatField: float,
+    fields.CharField: str,
+    fields.EmailField: str,
+    fields.BooleanField: bool,
+}
+
+
+def iso_datetime(value):
+    """DRF's ``DateTimeField`` output (ISO 8601 format): in the current time zone, ``Z`` for UTC."""
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _plain(source: str, convert: Callable) -> Callable:
+    read = attrgetter(source)
+
+    def get(serializer, instance):
+        value = read(instance)
+        return None if value is None else convert(value)
+
+    return get
+
+
+def _datetime(source: str) -> Callable:
+    read = attrgetter(source)
+
+    def get(serializer, instance):
+        value = read(instance)
+        return None if value is None else iso_datetime(value)
+
+    return get
+
+
+def _primary_key(source: str) -> Callable:
+    def get(serializer, instance):
+        return instance.serializable_value(source)
+
+    return get
+
+
+def _method(method_name: str) -> Callable:
+    def get(serializer, instance):
+        return getattr(serializer, method_name)(instance)
+
+    return get
+
+
+def _getter(field) -> Callable | None:
+    source = field.source
+    simple = "." not in source and source != "*"
+    if isinstance(field, fields.SerializerMethodField):
+        return _method(field.method_name)
+    if isinstance(field, relations.PrimaryKeyRelatedField) and simple and field.pk_field is None:
+        return _primary_key(source)
+    if type(field) is fields.DateTimeField:
+        output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+        iso = isinstance(output_format, str) and output_format.lower() == ISO_8601
+        return _datetime(source) if iso and simple and not hasattr(field, "timezone") else None
+    if type(field) is fields.BigIntegerField and not getattr(
+        field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING
+    ):
+        return _plain(source, int) if simple else None
+    convert = _PLAIN.get(type(field))
+    if convert is not None and simple:
+        return _plain(source, convert)
+    return None
+
+
+class FastOutputMixin:
+    """For output-only ``ModelSerializer``/``Serializer`` subclasses of plain fields (see the module docstring)."""
+
+    def to_representation(self, instance):
+        plan = type(self).__dict__.get("_fast_plan")
+        if plan is None:
+            plan = self._fast_plan_build()
+        if not plan:
+            return super().to_representation(instance)
+        return {name: get(self, instance) for name, get in plan}
+
+    def _fast_plan_build(self) -> tuple:
+        getters = []
+        for name, field in self.fields.items():
+            if field.write_only:
+                continue
+            getter = _getter(field)
+            if getter is None:
+                getters = []
+                break
+            getters.append((name, getter))
+        plan = tuple(getters)
+        type(self)._fast_plan = plan
+        return plan
