@@ -33,7 +33,7 @@ def emails_normalize(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_grant_apikey_permissions"),
+        ("accounts", "0007_user_authz_version"),
     ]
 
     # Reversing keeps the normalised addresses (they are the same accounts' logins).
