@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.conf import settings
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -127,7 +129,14 @@ class PasswordResetView(PublicAuthView):
 
     @extend_schema(request=PasswordResetInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_reset_request(**_validated(PasswordResetInputSerializer, request))
+        email = _validated(PasswordResetInputSerializer, request)["email"]
+        if settings.CELERY_BROKER_URL:
+            from accounts.tasks import password_reset_task
+
+            # Queued for every address, known or not, so the response takes the same time either way.
+            transaction.on_commit(lambda: password_reset_task.delay(email), robust=True)
+        else:
+            password_reset_request(email=email)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
