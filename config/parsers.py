@@ -27,6 +27,17 @@ def json_depth_exceeds(value, limit: int) -> bool:
     return False
 
 
+class MultiPartParser(parsers.MultiPartParser):
+    """DRF's, except that a body without a single part (which RFC 2046 does not allow) is a 400 parse_error rather
+    than an empty form that a PATCH would accept as "change nothing"."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        if not result.data and not result.files:
+            raise ParseError("Multipart form parse error - the body holds no parts.")
+        return result
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         try:

@@ -110,3 +110,16 @@ def test_allow_duplicate_is_a_boolean(user_with_role, client_for):
     response = client.post(f"{API}/dashboard/upload?allow_duplicate=maybe", {}, format="multipart")
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "allow_duplicate" in response.json()["errors"]
+
+
+def test_a_multipart_body_without_parts_is_a_parse_error_not_an_empty_patch(user_client):
+    response = user_client.generic(
+        "PATCH", f"{API}/users/me", b"--xyz--\r\n", content_type="multipart/form-data; boundary=xyz"
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json()["code"] == "parse_error"
+
+
+def test_upload_documents_its_own_error_statuses(schema):
+    responses = schema["paths"][f"{API}/dashboard/upload/"]["post"]["responses"]
+    assert {"413", "415", "429"} <= set(responses)

@@ -8,16 +8,23 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    OpenApiTypes,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
 from accounts.throttles import UserThrottle
+from config.parsers import MultiPartParser
 from config.query import plain_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
@@ -267,14 +274,20 @@ class UploadView(APIView):
     """POST a CSV file of metrics: 201 when imported inline, 202 when queued to a worker."""
 
     permission_classes = [require_permissions("dashboard.add_upload")]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, FormParser]  # the project's MultiPartParser (config.parsers)
     throttle_classes = [UserThrottle]
     throttle_scope = "upload"
 
     @extend_schema(
         request={"multipart/form-data": UploadInputSerializer},
         parameters=[UploadQuerySerializer, IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: UploadSerializer, 202: UploadSerializer},
+        responses={
+            201: UploadSerializer,
+            202: UploadSerializer,
+            413: OpenApiResponse(description="payload_too_large: the file is over UPLOAD_MAX_BYTES."),
+            415: OpenApiResponse(description="unsupported_media_type: a zip (an .xlsx workbook?), not CSV text."),
+            429: OpenApiResponse(description="throttled: more than THROTTLE_UPLOAD uploads; see Retry-After."),
+        },
     )
     @idempotent
     def post(self, request: Request) -> Response:

@@ -142,9 +142,13 @@ def test_unknown_tz_and_missing_file_are_field_errors(analyst_client):
     bad_tz = upload(analyst_client, "a.csv", b"name,value,timestamp\na,1,2026-01-01\n", tz="Moon/Base")
     assert bad_tz.status_code == HTTPStatus.BAD_REQUEST
     assert "tz" in bad_tz.json()["errors"]
-    missing = analyst_client.post(UPLOAD, {}, format="multipart")
+    missing = analyst_client.post(UPLOAD, {"tz": "UTC"}, format="multipart")
     assert missing.status_code == HTTPStatus.BAD_REQUEST
     assert "file" in missing.json()["errors"]
+    # A multipart body without a single part is malformed (RFC 2046).
+    empty = analyst_client.post(UPLOAD, {}, format="multipart")
+    assert empty.status_code == HTTPStatus.BAD_REQUEST
+    assert empty.json()["code"] == "parse_error"
     as_json = analyst_client.post(UPLOAD, {"file": "x"}, format="json")
     assert as_json.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     assert as_json.json()["code"] == "unsupported_media_type"
