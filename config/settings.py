@@ -266,6 +266,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, wherever a field uses it (a board panel's metric "agg", a KPI's "aggregation").
+    "ENUM_NAME_OVERRIDES": {
+        "AggregationEnum": "dashboard.models.Aggregation",
+        "PanelTypeEnum": "dashboard.models.Panel.Type",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.schema.add_error_responses",

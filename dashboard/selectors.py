@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Avg, BigIntegerField, Count, F, Max, Min, Prefetch, QuerySet, Sum, Value, Window
+from django.db.models import Avg, BigIntegerField, Count, F, Max, Min, Prefetch, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -16,8 +16,28 @@ from accounts.models import User
 from config.db_routers import read_alias, replica_reads
 from dashboard import rollup
 from dashboard.exceptions import TooManyPoints
-from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule, Metric, MetricHour, MetricTotal, Upload
-from dashboard.timeseries import BUCKETS, TRUNC_BY_BUCKET, bucket_start, buckets_spanned, period_shift
+from dashboard.models import (
+    KPI,
+    AlertDelivery,
+    AlertEvent,
+    AlertRule,
+    Board,
+    Metric,
+    MetricHour,
+    MetricTotal,
+    Panel,
+    Upload,
+)
+from dashboard.timeseries import (
+    BUCKETS,
+    TRUNC_BY_BUCKET,
+    bucket_start,
+    buckets_spanned,
+    in_zone,
+    parse_local_datetime,
+    period_shift,
+    relative_range,
+)
 
 VIEW_ALL_METRICS = "dashboard.view_all_metrics"
 AGGREGATE_FUNCTIONS = {"sum": Sum, "avg": Avg, "min": Min, "max": Max, "count": Count}
@@ -494,3 +514,152 @@ def alert_firing_kpi_ids(*, user: User, kpi_ids: list[int]) -> set[int]:
     """Which of *kpi_ids* have a firing rule among the rules *user* sees (one query)."""
     firing = alert_rules_visible_to(user).filter(kpi_id__in=kpi_ids, state=AlertRule.State.FIRING)
     return set(firing.order_by().values_list("kpi_id", flat=True).distinct())
+
+
+# --- Boards -------------------------------------------------------------------------------------------------
+
+
+def boards_visible_to(user: User) -> QuerySet[Board]:
+    """The boards *user* owns or that are shared with one of its roles (superusers: every board), with their
+    panels and roles (two queries for any number of boards)."""
+    boards = Board.objects.prefetch_related(
+        Prefetch("panels", queryset=Panel.objects.select_related("kpi").order_by("position", "id")), "shared_with"
+    ).order_by("name", "id")
+    if user.is_superuser:
+        return boards
+    shared = Board.shared_with.through.objects.filter(group__user=user).values("board_id")
+    return boards.filter(Q(owner_id=user.pk) | Q(pk__in=shared))
+
+
+@dataclass(frozen=True)
+class SeriesRequest:
+    """One series to compute: what ``metrics/series`` (or ``kpis/{id}/series``) takes."""
+
+    name: str
+    bucket: str
+    agg: str
+    start: datetime | None
+    end: datetime | None
+
+
+BATCH_AGGREGATES = (
+    "SELECT k_group, k_name, k_t, SUM(k_sum), SUM(k_count), MIN(k_min), MAX(k_max) FROM ({union}) AS u "
+    "GROUP BY k_group, k_name, k_t"
+)
+BATCH_LAST = (
+    "SELECT k_group, k_name, k_t, k_last, k_total FROM (SELECT k_group, k_name, k_t, k_last, "
+    "ROW_NUMBER() OVER (PARTITION BY k_group, k_name, k_t ORDER BY k_last_ts DESC, k_last_id DESC) AS k_position, "
+    "SUM(k_count) OVER (PARTITION BY k_group, k_name, k_t) AS k_total FROM ({union}) AS u) AS w "
+    "WHERE k_position = 1"
+)
+
+
+@replica_reads
+def metric_series_batch(*, user: User, requests: list[SeriesRequest], tz: ZoneInfo) -> dict[SeriesRequest, list[Point]]:
+    """:func:`metric_series` of every request, in one query (two when some ask for ``last``) whatever their number:
+    requests sharing a bucket and a range form one group over all their names, and every group is one part of the
+    same UNION ALL, keyed by its number."""
+    groups: dict[tuple, set[str]] = defaultdict(set)
+    for request in requests:
+        groups[(request.bucket, request.start, request.end)].add(request.name)
+    keys = list(groups)
+    needs_last = {(r.bucket, r.start, r.end) for r in requests if r.agg == "last"}
+    needs_other = {(r.bucket, r.start, r.end) for r in requests if r.agg != "last"}
+    values: dict[tuple[int, str, str, datetime], float] = {}
+
+    def parts_of(selected: set) -> list:
+        parts = []
+        for number, key in enumerate(keys):
+            if key not in selected:
+                continue
+            bucket, start, end = key
+            filters = MetricFilters(names=tuple(sorted(groups[key])), start=start, end=end)
+            for part in _composed_parts(user, filters, bucket, tz):
+                if part is not None:
+                    parts.append(part.annotate(k_group=Value(number, output_field=BigIntegerField())))
+        return parts
+
+    if needs_other:
+        for number, name, t, total, count, low, high in rollup.composed_rows(parts_of(needs_other), BATCH_AGGREGATES):
+            start, count = rollup.wall_clock(t, tz), int(count)
+            values.update(
+                {
+                    (number, name, "sum", start): float(total),
+                    (number, name, "avg", start): float(total) / count,
+                    (number, name, "min", start): float(low),
+                    (number, name, "max", start): float(high),
+                    (number, name, "count", start): float(count),
+                }
+            )
+    counts: dict[tuple[int, str, datetime], int] = {
+        (number, name, t): int(value) for (number, name, kind, t), value in values.items() if kind == "count"
+    }
+    if needs_last:
+        for number, name, t, last, count in rollup.composed_rows(parts_of(needs_last), BATCH_LAST):
+            start = rollup.wall_clock(t, tz)
+            values[(number, name, "last", start)] = float(last)
+            counts[(number, name, start)] = int(count)
+    by_group: dict[tuple[int, str, str], list[datetime]] = defaultdict(list)
+    for number, name, kind, t in values:
+        by_group[(number, name, kind)].append(t)
+    result = {}
+    for request in requests:
+        number = keys.index((request.bucket, request.start, request.end))
+        starts = sorted(by_group.get((number, request.name, request.agg), []), key=lambda t: t.astimezone(UTC))
+        result[request] = [
+            Point(t=t, value=values[(number, request.name, request.agg, t)], count=counts[(number, request.name, t)])
+            for t in starts
+        ]
+    return result
+
+
+def panel_range_resolve(*, panel: Panel, tz: ZoneInfo, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """The panel's ``[start, end)`` for a request in *tz* at *now* (``(None, None)`` without a range)."""
+    if panel.range is None:
+        return None, None
+    if isinstance(panel.range, str):
+        return relative_range(panel.range, tz=tz, now=now)
+    return in_zone(parse_local_datetime(panel.range["from"]), tz), in_zone(parse_local_datetime(panel.range["to"]), tz)
+
+
+@dataclass(frozen=True)
+class PanelData:
+    """What one panel shows: a KPI's summary row and series, a metric's series, or every KPI's summary row."""
+
+    panel: Panel
+    summary: KPIStatus | list[KPIStatus] | None = None
+    points: list[Point] | None = None
+
+
+@replica_reads
+def board_data(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None = None) -> list[PanelData]:
+    """Every panel's data for *user* (its visibility), as the summary, KPI series and metric series selectors give
+    it, in a number of queries bounded whatever the number of panels: the summary once, KPI recent series per
+    distinct period, every ranged series in one batch."""
+    now = now or timezone.now()
+    panels = list(board.panels.all())
+    wants_summary = any(panel.type in (Panel.Type.KPI, Panel.Type.SUMMARY) for panel in panels)
+    summary = kpi_summary(user=user, tz=tz, now=now) if wants_summary else []
+    by_kpi = {row.kpi.pk: row for row in summary}
+    recent_kpis = {panel.kpi.pk: panel.kpi for panel in panels if panel.type == Panel.Type.KPI and panel.range is None}
+    recent = kpi_recent_series(user=user, kpis=list(recent_kpis.values()), tz=tz, now=now) if recent_kpis else {}
+    requests: dict[int, SeriesRequest] = {}
+    for panel in panels:
+        if panel.type == Panel.Type.SERIES or (panel.type == Panel.Type.KPI and panel.range is not None):
+            start, end = panel_range_resolve(panel=panel, tz=tz, now=now)
+            if panel.type == Panel.Type.SERIES:
+                name, bucket, agg = panel.metric_name, panel.metric_bucket, panel.metric_agg
+            else:
+                name, bucket, agg = panel.kpi.metric_name, panel.kpi.period, panel.kpi.aggregation
+            requests[panel.pk] = SeriesRequest(name=name, bucket=bucket, agg=agg, start=start, end=end)
+    series = metric_series_batch(user=user, requests=list(set(requests.values())), tz=tz) if requests else {}
+    result = []
+    for panel in panels:
+        if panel.type == Panel.Type.SUMMARY:
+            result.append(PanelData(panel=panel, summary=summary))
+        elif panel.type == Panel.Type.KPI:
+            points = series[requests[panel.pk]] if panel.pk in requests else recent[panel.kpi.pk]
+            result.append(PanelData(panel=panel, summary=by_kpi[panel.kpi.pk], points=points))
+        else:
+            result.append(PanelData(panel=panel, points=series[requests[panel.pk]]))
+    return result

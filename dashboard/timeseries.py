@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models.functions import TruncDay, TruncHour, TruncMonth, TruncQuarter, TruncWeek, TruncYear
+from django.utils.dateparse import parse_date, parse_datetime
 
 TRUNC_BY_BUCKET = {
     "hour": TruncHour,
@@ -87,3 +88,55 @@ def buckets_spanned(first: datetime, last: datetime, bucket: str, tz: ZoneInfo) 
         "year": lambda: b.year - a.year,
     }
     return spans[bucket]() + 1
+
+
+RELATIVE_RANGES = (
+    "last_7_days",
+    "last_30_days",
+    "last_90_days",
+    "last_12_months",
+    "this_month",
+    "this_quarter",
+    "this_year",
+    "year_to_date",
+)
+
+
+def relative_range(name: str, *, tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
+    """``[start, end)`` of a named range in *tz*'s wall-clock calendar at *now*: ``last_N_days`` are N whole days
+    ending with today, ``last_12_months`` twelve whole months ending with this one, ``this_*`` the whole current
+    period, ``year_to_date`` from January 1 to *now*."""
+    if name.startswith("last_") and name.endswith("_days"):
+        today = bucket_start(now, "day", tz)
+        return period_shift(today, "day", 1 - int(name.removeprefix("last_").removesuffix("_days"))), period_shift(
+            today, "day", 1
+        )
+    if name == "last_12_months":
+        month = bucket_start(now, "month", tz)
+        return period_shift(month, "month", -11), period_shift(month, "month", 1)
+    if name == "year_to_date":
+        return bucket_start(now, "year", tz), now.astimezone(tz)
+    if name.startswith("this_"):
+        period = name.removeprefix("this_")
+        start = bucket_start(now, period, tz)
+        return start, period_shift(start, period, 1)
+    raise ValueError(f"unknown range {name!r}")
+
+
+def parse_local_datetime(text: str) -> datetime | None:
+    """An ISO 8601 datetime or date (midnight) as given, naive or aware; None when *text* is neither."""
+    text = text.strip()
+    try:
+        parsed = parse_datetime(text)
+        if parsed is None:
+            day = parse_date(text)
+            parsed = datetime.combine(day, time()) if day is not None else None
+    except ValueError:
+        return None
+    return parsed
+
+
+def in_zone(moment: datetime, tz: ZoneInfo) -> datetime:
+    """*moment* if aware, else its wall-clock time read in *tz* (the first occurrence of a repeated hour), in UTC:
+    Python takes UTC offsets up to ±23:59, PostgreSQL only ±15:59, so nothing but UTC reaches SQL."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=tz, fold=0)).astimezone(UTC)

@@ -2,6 +2,7 @@
 
 from config.routers import ApiRouter, api_path
 from dashboard.api.alert_views import AlertRuleViewSet
+from dashboard.api.board_views import BoardViewSet
 from dashboard.api.views import KPIViewSet, MetricViewSet, SummaryView, UploadView, UploadViewSet
 
 app_name = "dashboard"
@@ -11,6 +12,7 @@ router.register("dashboard/metrics", MetricViewSet, basename="metric")
 router.register("dashboard/kpis", KPIViewSet, basename="kpi")
 router.register("dashboard/uploads", UploadViewSet, basename="upload")
 router.register("dashboard/alerts", AlertRuleViewSet, basename="alert")
+router.register("dashboard/boards", BoardViewSet, basename="board")
 
 urlpatterns = [
     api_path("dashboard/summary", SummaryView.as_view(), name="summary"),

@@ -13,7 +13,7 @@ from accounts.api_keys import key_digest
 from accounts.models import ApiKey
 from accounts.tests.factories import UserFactory
 from dashboard.models import Upload
-from dashboard.tests.factories import AlertRuleFactory, KPIFactory, MetricFactory
+from dashboard.tests.factories import AlertRuleFactory, BoardFactory, KPIFactory, MetricFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +120,22 @@ MATRIX = [
     ("post", "dashboard/alerts/{alert}/rotate-secret", None, "json", expect(DENIED, OK, OK, DENIED, OK)),
     ("get", "dashboard/alerts/{foreign_alert}", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, UNSEEN, OK)),
     ("delete", "dashboard/alerts/{foreign_alert}", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, UNSEEN, GONE)),
+    ("get", "dashboard/boards", None, "json", expect(OK, OK, OK, DENIED, OK)),
+    ("post", "dashboard/boards", {"name": "B"}, "json", expect(DENIED, CREATED, CREATED, DENIED, CREATED)),
+    ("post", "dashboard/boards/import", {"name": "I"}, "json", expect(DENIED, CREATED, CREATED, DENIED, CREATED)),
+    ("get", "dashboard/boards/{board}", None, "json", expect(OK, OK, OK, DENIED, OK)),
+    ("patch", "dashboard/boards/{board}", {"name": "P"}, "json", expect(DENIED, OK, OK, DENIED, OK)),
+    ("put", "dashboard/boards/{board}", {"name": "P"}, "json", expect(DENIED, OK, OK, DENIED, OK)),
+    ("delete", "dashboard/boards/{board}", None, "json", expect(DENIED, GONE, GONE, DENIED, GONE)),
+    ("get", "dashboard/boards/{board}/data", None, "json", expect(OK, OK, OK, DENIED, OK)),
+    ("get", "dashboard/boards/{board}/export", None, "json", expect(OK, OK, OK, DENIED, OK)),
+    # Another user's board shared with every seeded role: read-only to them; a stranger's: unseen.
+    ("get", "dashboard/boards/{shared_board}/data", None, "json", expect(OK, OK, OK, DENIED, OK)),
+    ("patch", "dashboard/boards/{shared_board}", {"name": "P"}, "json", expect(DENIED, DENIED, DENIED, DENIED, OK)),
+    ("delete", "dashboard/boards/{shared_board}", None, "json", expect(DENIED, DENIED, DENIED, DENIED, GONE)),
+    ("get", "dashboard/boards/{foreign_board}", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, UNSEEN, OK)),
+    ("patch", "dashboard/boards/{foreign_board}", {"name": "P"}, "json", expect(UNSEEN, UNSEEN, UNSEEN, UNSEEN, OK)),
+    ("get", "dashboard/boards/{foreign_board}/data", None, "json", expect(UNSEEN, UNSEEN, UNSEEN, UNSEEN, OK)),
 ]
 
 
@@ -152,6 +168,9 @@ def _objects_for(owner) -> dict:
         "apikey": _api_key(owner, [])[0].pk,
         "alert": AlertRuleFactory(created_by=owner).pk,
         "foreign_alert": AlertRuleFactory().pk,
+        "board": BoardFactory(owner=owner).pk,
+        "shared_board": BoardFactory(shared_with=["viewer", "analyst", "manager", "user_admin"]).pk,
+        "foreign_board": BoardFactory().pk,
     }
 
 

@@ -246,3 +246,37 @@ class UploadSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+
+
+# The bodies of metrics/series, kpis/{id}/series and summary, shared with boards/{id}/data (which must give the same).
+
+
+def series_body(*, name: str, bucket: str, agg: str, tz: ZoneInfo, points) -> dict:
+    """``metrics/series``, built directly rather than through :class:`SeriesSerializer` (which documents it): a year
+    of hourly points is thousands of rows, and field-by-field serialisation would cost more than the query."""
+    return {
+        "name": name,
+        "bucket": bucket,
+        "agg": agg,
+        "tz": str(tz),
+        "points": [{"t": p.t.isoformat(), "value": p.value, "count": p.count} for p in points],
+    }
+
+
+def kpi_series_body(*, kpi: KPI, points) -> dict:
+    body = {"kpi": kpi, "points": [{"t": p.t.isoformat(), "value": p.value, "target": kpi.target} for p in points]}
+    return KPISeriesSerializer(body).data
+
+
+def summary_item(row) -> dict:
+    """One ``summary`` row (a :class:`dashboard.selectors.KPIStatus`) as the API gives it."""
+    return KPISummarySerializer(
+        {
+            "kpi": row.kpi,
+            "current": {"period_start": row.current_start.isoformat(), "value": row.current},
+            "previous": {"period_start": row.previous_start.isoformat(), "value": row.previous},
+            "change_pct": row.change_pct,
+            "progress_pct": row.progress_pct,
+            "status": row.status,
+        }
+    ).data

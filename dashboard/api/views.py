@@ -40,6 +40,9 @@ from dashboard.api.serializers import (
     SeriesSerializer,
     TimeZoneField,
     UploadSerializer,
+    kpi_series_body,
+    series_body,
+    summary_item,
 )
 from dashboard.csv_format import escape_text_cell
 from dashboard.exceptions import DuplicateUpload, InvalidFile, InvalidRows
@@ -180,16 +183,8 @@ class MetricViewSet(viewsets.ModelViewSet):
             start=query["start"],
             end=query["end"],
         )
-        # Built directly rather than through SeriesSerializer (which documents it): a year of hourly points is
-        # thousands of rows, and field-by-field serialisation would cost more than the query.
         return Response(
-            {
-                "name": query["name"],
-                "bucket": query["bucket"],
-                "agg": query["agg"],
-                "tz": str(query["tz"]),
-                "points": [{"t": p.t.isoformat(), "value": p.value, "count": p.count} for p in points],
-            }
+            series_body(name=query["name"], bucket=query["bucket"], agg=query["agg"], tz=query["tz"], points=points)
         )
 
     @extend_schema(parameters=METRIC_FILTER_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR})
@@ -229,11 +224,7 @@ class KPIViewSet(viewsets.ModelViewSet):
         kpi = self.get_object()
         query = _query(RangeQuerySerializer, request)
         points = kpi_series(user=request.user, kpi=kpi, tz=query["tz"], start=query["start"], end=query["end"])
-        body = {
-            "kpi": kpi,
-            "points": [{"t": p.t.isoformat(), "value": p.value, "target": kpi.target} for p in points],
-        }
-        return Response(KPISeriesSerializer(body).data)
+        return Response(kpi_series_body(kpi=kpi, points=points))
 
 
 class SummaryView(APIView):
@@ -245,18 +236,7 @@ class SummaryView(APIView):
     )
     def get(self, request: Request) -> Response:
         tz = _query(RangeQuerySerializer, request)["tz"]
-        rows = [
-            {
-                "kpi": row.kpi,
-                "current": {"period_start": row.current_start.isoformat(), "value": row.current},
-                "previous": {"period_start": row.previous_start.isoformat(), "value": row.previous},
-                "change_pct": row.change_pct,
-                "progress_pct": row.progress_pct,
-                "status": row.status,
-            }
-            for row in kpi_summary(user=request.user, tz=tz)
-        ]
-        return Response(KPISummarySerializer(rows, many=True).data)
+        return Response([summary_item(row) for row in kpi_summary(user=request.user, tz=tz)])
 
 
 class UploadInputSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import factory
 
 from accounts.tests.factories import UserFactory
-from dashboard.models import KPI, AlertRule, Metric
+from dashboard.models import KPI, AlertRule, Board, Metric
 
 
 class MetricFactory(factory.django.DjangoModelFactory):
@@ -45,3 +45,22 @@ class AlertRuleFactory(factory.django.DjangoModelFactory):
     channels = factory.LazyFunction(lambda: [{"type": "email", "to": ["ops@example.com"]}])
     webhook_secret = factory.Sequence(lambda n: f"whsec_test_{n:040d}")
     created_by = factory.SubFactory(UserFactory)
+
+
+class BoardFactory(factory.django.DjangoModelFactory):
+    """A board without panels; ``shared_with=[...]`` takes role names."""
+
+    class Meta:
+        model = Board
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Board {n}")
+    slug = factory.Sequence(lambda n: f"board-{n}")
+    owner = factory.SubFactory(UserFactory)
+
+    @factory.post_generation
+    def shared_with(self, create, extracted, **kwargs):
+        if create and extracted:
+            from django.contrib.auth.models import Group
+
+            self.shared_with.set(Group.objects.filter(name__in=extracted))
