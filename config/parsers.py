@@ -1,4 +1,5 @@
-"""The project's JSON parser: DRF's, plus a bound on nesting so hostile bodies are a 400, never a RecursionError."""
+"""The project's parsers: JSON with a bound on nesting (hostile bodies are a 400, never a RecursionError); form and
+multipart bodies as plain dicts, validated like JSON."""
 
 from __future__ import annotations
 
@@ -27,15 +28,32 @@ def json_depth_exceeds(value, limit: int) -> bool:
     return False
 
 
+def form_fields(data) -> dict:
+    """A parsed form (a QueryDict) as a plain dict: one value per name, or the list of them when a name repeats.
+
+    DRF reads a QueryDict like an HTML form: an empty value of an optional field counts as absent (``timestamp=``
+    became "now", ``target=`` became null) and a missing boolean as false. A plain dict is validated exactly as the
+    same JSON object would be.
+    """
+    return {name: values[0] if len(values) == 1 else values for name, values in data.lists()}
+
+
+class FormParser(parsers.FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        return form_fields(super().parse(stream, media_type, parser_context))
+
+
 class MultiPartParser(parsers.MultiPartParser):
-    """DRF's, except that a body without a single part (which RFC 2046 does not allow) is a 400 parse_error rather
-    than an empty form that a PATCH would accept as "change nothing"."""
+    """Fields as :func:`form_fields`; a body without a single part (which RFC 2046 does not allow) is a 400
+    parse_error rather than an empty form that a PATCH would accept as "change nothing"."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         result = super().parse(stream, media_type, parser_context)
         if not result.data and not result.files:
             raise ParseError("Multipart form parse error - the body holds no parts.")
-        return result
+        # Files as a plain dict too: DRF merges them into request.data with dict.update, which would copy a
+        # MultiValueDict's internal lists.
+        return parsers.DataAndFiles(form_fields(result.data), result.files.dict())
 
 
 class JSONParser(parsers.JSONParser):

@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
+        "config.parsers.FormParser",
         "config.parsers.MultiPartParser",
     ],
     "NUM_PROXIES": NUM_PROXIES,

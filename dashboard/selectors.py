@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -363,14 +364,19 @@ class KPIStatus:
     status: str
 
 
+def finite_or_none(value: float) -> float | None:
+    """*value*, or None when it overflowed a float (a ratio of values near the float range): JSON has no infinity."""
+    return value if math.isfinite(value) else None
+
+
 def kpi_status(*, kpi: KPI, current: float | None, previous: float | None) -> tuple[float | None, float | None, str]:
     """``(change_pct, progress_pct, status)`` by the contract's arithmetic."""
     change = None
     if current is not None and previous is not None and previous != 0:
-        change = (current - previous) / abs(previous) * 100
+        change = finite_or_none((current - previous) / abs(previous) * 100)
     progress = None
     if current is not None and kpi.target is not None and kpi.target != 0:
-        progress = current / kpi.target * 100
+        progress = finite_or_none(current / kpi.target * 100)
     if current is None:
         return change, progress, "no_data"
     if kpi.target is None:

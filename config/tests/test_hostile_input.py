@@ -86,3 +86,16 @@ def test_moderately_nested_json_still_parses(superuser, client_for):
     response = client.generic("POST", f"{DASHBOARD}/metrics", _nested(20), content_type="application/json")
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json()["code"] == "invalid"
+
+
+def test_a_ratio_beyond_the_float_range_is_null_not_a_500(user_with_role, client_for):
+    from django.utils import timezone
+
+    manager = user_with_role("manager")
+    MetricFactory(owner=manager, name="huge", value=1e300, timestamp=timezone.now())
+    KPIFactory(metric_name="huge", period="year", target=1e-300)
+    response = client_for(manager).get(f"{DASHBOARD}/summary")
+    assert response.status_code == HTTPStatus.OK
+    (row,) = response.json()
+    assert row["current"]["value"] == 1e300
+    assert row["progress_pct"] is None

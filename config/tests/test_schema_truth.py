@@ -123,3 +123,14 @@ def test_a_multipart_body_without_parts_is_a_parse_error_not_an_empty_patch(user
 def test_upload_documents_its_own_error_statuses(schema):
     responses = schema["paths"][f"{API}/dashboard/upload/"]["post"]["responses"]
     assert {"413", "415", "429"} <= set(responses)
+
+
+def test_an_empty_form_value_is_validated_like_json_not_read_as_null(user_with_role, client_for):
+    client = client_for(user_with_role("manager"))
+    body = {"name": "Revenue", "metric_name": "revenue", "aggregation": "sum", "period": "month", "target": ""}
+    for encoding in ("multipart", None):
+        kwargs = {"format": "multipart"} if encoding else {"content_type": "application/x-www-form-urlencoded"}
+        data = body if encoding else "&".join(f"{key}={value}" for key, value in body.items())
+        response = client.post(f"{API}/dashboard/kpis", data, **kwargs)
+        assert response.status_code == HTTPStatus.BAD_REQUEST, response.content
+        assert "target" in response.json()["errors"]

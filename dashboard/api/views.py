@@ -17,14 +17,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
 from accounts.throttles import UserThrottle
-from config.parsers import MultiPartParser
+from config.parsers import FormParser, MultiPartParser
 from config.query import plain_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
@@ -254,7 +253,7 @@ class UploadView(APIView):
     """POST a CSV file of metrics: 201 when imported inline, 202 when queued to a worker."""
 
     permission_classes = [require_permissions("dashboard.add_upload")]
-    parser_classes = [MultiPartParser, FormParser]  # the project's MultiPartParser (config.parsers)
+    parser_classes = [MultiPartParser, FormParser]
     throttle_classes = [UserThrottle]
     throttle_scope = "upload"
 
