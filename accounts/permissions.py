@@ -44,6 +44,8 @@ class ModelPermissions(DjangoModelPermissions):
     def has_permission(self, request, view) -> bool:
         if super().has_permission(request, view):
             return True
+        if not (request.user and request.user.is_authenticated):
+            return False  # 401, and no queryset built for an anonymous caller
         return check_permissions(
             request.user, self.get_required_permissions(request.method, self._queryset(view).model)
         )

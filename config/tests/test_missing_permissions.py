@@ -53,3 +53,12 @@ def test_anonymous_callers_still_get_401(api_client):
     response = api_client.post("/api/v1/dashboard/metrics", {}, format="json")
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert "missing" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v1/dashboard/boards"), ("post", "/api/v1/dashboard/boards"), ("get", "/api/v1/admin/users")],
+)
+def test_anonymous_callers_get_401_on_every_model_route(api_client, method, path):
+    response = getattr(api_client, method)(path, {}, format="json")
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
