@@ -70,7 +70,10 @@ def port_open(host: str, port: int) -> bool:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache():
+    from accounts.authz import local_profiles_clear
+
     cache.clear()
+    local_profiles_clear()
     yield
     cache.clear()
 

@@ -16,6 +16,7 @@ under what was read: an entry never holds data older than its key.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,6 +38,13 @@ class AccessProfile:
     roles: tuple[str, ...]
     permissions: frozenset[str]
     mfa_enabled: bool
+
+
+# Profiles kept in each process in front of the shared cache. An entry never changes once written (its key names the
+# stamp it was computed for), so a process-local copy is exactly as fresh as the shared one.
+LOCAL_PROFILES_MAX = 2048
+_local_profiles: dict[str, AccessProfile] = {}
+_local_lock = threading.Lock()
 
 
 def _key(values) -> str:
@@ -91,11 +99,28 @@ def access_profile(user) -> AccessProfile:
     if memo is not None and memo[0] == values:
         return memo[1]
     key = _key(values)
-    profile = cache.get(key)
+    profile = _local_profiles.get(key)
     if profile is None:
-        profile = _load(user, values)
+        profile = cache.get(key)
+        if profile is None:
+            profile = _load(user, values)
+        else:
+            _local_remember(key, profile)
     user.__dict__["_access_profile"] = (values, profile)
     return profile
+
+
+def _local_remember(key: str, profile: AccessProfile) -> None:
+    with _local_lock:
+        if len(_local_profiles) >= LOCAL_PROFILES_MAX:
+            del _local_profiles[next(iter(_local_profiles))]  # the oldest
+        _local_profiles[key] = profile
+
+
+def local_profiles_clear() -> None:
+    """Forget this process's copies (tests that need a cold cache)."""
+    with _local_lock:
+        _local_profiles.clear()
 
 
 def _load(user, values) -> AccessProfile:
@@ -109,7 +134,9 @@ def _load(user, values) -> AccessProfile:
         return _compute(user)
     stored, mfa_enabled = row[:5], row[5]
     profile = _compute(model(pk=stored[0], is_active=stored[3], is_superuser=stored[4]), mfa_enabled=mfa_enabled)
-    cache.set(_key(stored), profile, PROFILE_TIMEOUT_SECONDS)
+    key = _key(stored)
+    cache.set(key, profile, PROFILE_TIMEOUT_SECONDS)
+    _local_remember(key, profile)
     return profile
 
 

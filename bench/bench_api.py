@@ -76,14 +76,15 @@ print("COUNTS" + json.dumps(out))
 class Tree:
     """One checkout under test: its directory, scratch database, server and tokens."""
 
-    def __init__(self, label: str, path: Path, db_name: str) -> None:
+    def __init__(self, label: str, path: Path, db_name: str, **extra_env: str) -> None:
         self.label, self.path, self.db_name = label, path, db_name
         self.db_url = recreate_database(db_name)
         self.env = django_env(
             self.db_url,
             ACCESS_TOKEN_LIFETIME_MINUTES="600",
-            CACHE_KEY_PREFIX=f"bench-api-{label}",
+            CACHE_KEY_PREFIX=f"bench-api-{db_name}",
             THROTTLE_API_KEY="1000000/min",
+            **extra_env,
         )
         self.port = 0
         self.process: subprocess.Popen | None = None
@@ -109,8 +110,12 @@ class Tree:
 
     def start(self, workers: int) -> None:
         self.port = free_port()
-        command = [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}"]
-        command += ["--workers", str(workers)]
+        command = [PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        if (self.path / "gunicorn.conf.py").is_file():
+            # The project's production gunicorn settings; no worker recycling in the middle of a measurement.
+            command += ["-c", "gunicorn.conf.py", "--max-requests", "0"]
+        else:
+            command += ["config.wsgi"]
         self.process = subprocess.Popen(
             command, cwd=self.path, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -238,10 +243,20 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline-ref", default="", help="also measure this git ref, in alternating rounds")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="also measure the current tree with these environment variables (repeatable)",
+    )
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
         trees = [Tree("current", REPO, "bench_api_current")]
+        for number, variant in enumerate(args.variant):
+            extra = dict(item.split("=", 1) for item in variant.split(","))
+            trees.append(Tree(f"current {variant}", REPO, f"bench_api_variant{number}", **extra))
         if args.baseline_ref:
             path = stack.enter_context(baseline_checkout(args.baseline_ref))
             trees.insert(0, Tree(f"baseline {args.baseline_ref}", path, "bench_api_baseline"))
@@ -266,13 +281,16 @@ def main() -> None:
         f"gunicorn workers={args.workers}, DEBUG off, cache={'redis' if os.environ.get('REDIS_URL') else 'file'}"
     )
     print("server CPU per request = gunicorn workers + PostgreSQL backends (utime+stime from /proc)")
-    print(f"{'endpoint':<20} {'tree':<22} {'app ms':>7} {'PG ms':>7} {'total':>7} {'peer':>6} {'ratio':>6} queries")
+    width = max(len(tree.label) for tree in trees)
+    print(
+        f"{'endpoint':<20} {'tree':<{width}} {'app ms':>7} {'PG ms':>7} {'total':>7} {'peer':>6} {'ratio':>6} queries"
+    )
     for endpoint in PEER_MS:
         for tree in trees:
             app, pg = (value * 1000 / n for value in totals[tree.label, endpoint])
             queries, status = counts[tree.label][endpoint]
             print(
-                f"{endpoint:<20} {tree.label:<22} {app:7.2f} {pg:7.2f} {app + pg:7.2f} {PEER_MS[endpoint]:6.1f} "
+                f"{endpoint:<20} {tree.label:<{width}} {app:7.2f} {pg:7.2f} {app + pg:7.2f} {PEER_MS[endpoint]:6.1f} "
                 f"{(app + pg) / PEER_MS[endpoint]:5.2f}x {queries} (HTTP {status})"
             )
 

@@ -70,7 +70,7 @@ def _connection_defaults(env: environ.Env, config: dict) -> dict:
     config.setdefault("ATOMIC_REQUESTS", False)
     if config["ENGINE"] == "django.db.backends.postgresql":
         config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-        config.setdefault("CONN_HEALTH_CHECKS", True)
+        config.setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
     return config
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from operator import attrgetter
 
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
-from rest_framework import fields, relations
+from rest_framework import fields, relations, serializers
 from rest_framework.settings import ISO_8601, api_settings
 
 _PLAIN = {
@@ -27,16 +28,16 @@ _PLAIN = {
 }
 
 
-def iso_datetime(value):
-    """DRF's ``DateTimeField`` output (ISO 8601 format): in the current time zone, ``Z`` for UTC."""
-    text = timezone.localtime(value).isoformat()
+def iso_datetime(value, zone=None):
+    """DRF's ``DateTimeField`` output (ISO 8601 format): in *zone* (default: the current time zone), ``Z`` for UTC."""
+    text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _plain(source: str, convert: Callable) -> Callable:
     read = attrgetter(source)
 
-    def get(serializer, instance):
+    def get(serializer, instance, zone):
         value = read(instance)
         return None if value is None else convert(value)
 
@@ -46,34 +47,44 @@ def _plain(source: str, convert: Callable) -> Callable:
 def _datetime(source: str) -> Callable:
     read = attrgetter(source)
 
-    def get(serializer, instance):
+    def get(serializer, instance, zone):
         value = read(instance)
-        return None if value is None else iso_datetime(value)
+        return None if value is None else iso_datetime(value, zone)
 
     return get
 
 
-def _primary_key(source: str) -> Callable:
-    def get(serializer, instance):
-        return instance.serializable_value(source)
+def _primary_key(source: str, model) -> Callable:
+    # What serializable_value() reads: the foreign key's column attribute (``owner_id``), found once here.
+    try:
+        read = attrgetter(model._meta.get_field(source).attname)
+    except (AttributeError, LookupError, FieldDoesNotExist):
+
+        def get(serializer, instance, zone):
+            return instance.serializable_value(source)
+
+        return get
+
+    def get(serializer, instance, zone):
+        return read(instance)
 
     return get
 
 
 def _method(method_name: str) -> Callable:
-    def get(serializer, instance):
+    def get(serializer, instance, zone):
         return getattr(serializer, method_name)(instance)
 
     return get
 
 
-def _getter(field) -> Callable | None:
+def _getter(field, model) -> Callable | None:
     source = field.source
     simple = "." not in source and source != "*"
     if isinstance(field, fields.SerializerMethodField):
         return _method(field.method_name)
     if isinstance(field, relations.PrimaryKeyRelatedField) and simple and field.pk_field is None:
-        return _primary_key(source)
+        return _primary_key(source, model)
     if type(field) is fields.DateTimeField:
         output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
         iso = isinstance(output_format, str) and output_format.lower() == ISO_8601
@@ -88,23 +99,47 @@ def _getter(field) -> Callable | None:
     return None
 
 
+class FastListSerializer(serializers.ListSerializer):
+    """``many=True`` of a FastOutputMixin serializer: the current time zone is looked up once for the whole list."""
+
+    def to_representation(self, data):
+        child = self.child
+        plan = child._fast_plan_get()
+        if not plan:
+            return super().to_representation(data)
+        items = data.all() if hasattr(data, "all") else data
+        zone = timezone.get_current_timezone()
+        return [{name: get(child, item, zone) for name, get in plan} for item in items]
+
+
 class FastOutputMixin:
     """For output-only ``ModelSerializer``/``Serializer`` subclasses of plain fields (see the module docstring)."""
 
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        list_serializer = super().many_init(*args, **kwargs)
+        if type(list_serializer) is serializers.ListSerializer:  # no list_serializer_class of its own
+            list_serializer.__class__ = FastListSerializer
+        return list_serializer
+
     def to_representation(self, instance):
-        plan = type(self).__dict__.get("_fast_plan")
-        if plan is None:
-            plan = self._fast_plan_build()
+        plan = self._fast_plan_get()
         if not plan:
             return super().to_representation(instance)
-        return {name: get(self, instance) for name, get in plan}
+        zone = timezone.get_current_timezone()
+        return {name: get(self, instance, zone) for name, get in plan}
+
+    def _fast_plan_get(self) -> tuple:
+        plan = type(self).__dict__.get("_fast_plan")
+        return self._fast_plan_build() if plan is None else plan
 
     def _fast_plan_build(self) -> tuple:
         getters = []
+        model = getattr(getattr(self, "Meta", None), "model", None)
         for name, field in self.fields.items():
             if field.write_only:
                 continue
-            getter = _getter(field)
+            getter = _getter(field, model)
             if getter is None:
                 getters = []
                 break

@@ -1,4 +1,4 @@
-"""Staff UI for metrics, KPIs, uploads and alert rules; staff see exactly the metrics the API would show them."""
+"""Staff UI for metrics, KPIs, uploads, alert rules and boards; staff see exactly the metrics the API shows them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from dashboard.models import KPI, AlertRule, Metric, Upload
-from dashboard.selectors import alert_rules_visible_to, metrics_visible_to, uploads_visible_to
+from dashboard.models import KPI, AlertRule, Board, Metric, Upload
+from dashboard.selectors import alert_rules_visible_to, boards_visible_to, metrics_visible_to, uploads_visible_to
 from dashboard.services.alerts import (
     RULE_FIELDS,
     alert_rule_clean,
@@ -19,6 +19,7 @@ from dashboard.services.alerts import (
     alerts_metrics_touched,
 )
 from dashboard.staff.alerts import AlertRuleEventsView
+from dashboard.staff.boards import BoardLayoutView, BoardPageView
 from dashboard.staff.views import KPIDetailView, KPIOverviewView, MetricExplorerView, MetricImportView
 
 
@@ -241,3 +242,51 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         alert_rule_delete(rule=obj)
+
+
+@admin.register(Board)
+class BoardAdmin(admin.ModelAdmin):
+    """The boards the staff member sees, each opening its page; boards are built through the API (the SPA)."""
+
+    list_display = ("board_link", "description", "owner", "shared", "panel_count", "updated_at")
+    list_display_links = None
+    search_fields = ("name", "description")
+    ordering = ("name", "id")
+
+    def get_queryset(self, request):
+        return boards_visible_to(request.user).select_related("owner")
+
+    def get_urls(self):
+        site = self.admin_site
+        return [
+            path(
+                "<int:pk>/page/", site.admin_view(BoardPageView.as_view(admin_site=site)), name="dashboard_board_page"
+            ),
+            path(
+                "<int:pk>/layout.css",
+                site.admin_view(BoardLayoutView.as_view(admin_site=site)),
+                name="dashboard_board_layout",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="board", ordering="name")
+    def board_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:dashboard_board_page", args=[obj.pk]), obj.name)
+
+    @admin.display(description="shared with")
+    def shared(self, obj):
+        return ", ".join(role.name for role in obj.shared_with.all()) or "—"
+
+    @admin.display(description="panels")
+    def panel_count(self, obj):
+        return len(obj.panels.all())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

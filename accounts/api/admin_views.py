@@ -25,7 +25,14 @@ from accounts.permissions import (
     is_detail_route,
     require_permissions,
 )
-from accounts.selectors import permissions_list, roles_list, roles_visible_to, users_list, users_visible_to
+from accounts.selectors import (
+    permissions_list,
+    roles_list,
+    roles_visible_to,
+    users_list,
+    users_visible_to,
+    users_with_role_names,
+)
 from accounts.services.mfa import mfa_reset
 from accounts.services.roles import role_create, role_delete, role_update
 from accounts.services.users import user_create, user_delete, user_update
@@ -109,7 +116,7 @@ class AdminUserViewSet(viewsets.ModelViewSet):
     def list(self, request: Request, *args, **kwargs) -> Response:
         filters = AdminUserFilterSerializer(data=plain_data(request.query_params))
         filters.is_valid(raise_exception=True)
-        page = self.paginate_queryset(users_list(**filters.validated_data))
+        page = users_with_role_names(self.paginate_queryset(users_list(**filters.validated_data)))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=AdminUserInputSerializer, responses={status.HTTP_201_CREATED: UserOutputSerializer})

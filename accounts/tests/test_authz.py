@@ -81,7 +81,10 @@ def test_users_me_is_one_query_on_a_warm_cache(member_client, django_assert_num_
 def test_a_cold_cache_costs_two_queries_more(member_client, django_assert_num_queries):
     from django.core.cache import cache
 
+    from accounts.authz import local_profiles_clear
+
     cache.clear()
+    local_profiles_clear()
     # user row; then the stamp with the MFA flag, and the roles with their permissions, UNION the direct permissions
     with django_assert_num_queries(3):
         me(member_client)
@@ -303,3 +306,22 @@ def test_changes_are_seen_by_the_next_request_in_other_processes(tmp_path):
         User.objects.filter(pk=user.pk).update(is_active=False)
         assert call(two, token)[0] == HTTPStatus.UNAUTHORIZED
         assert call(one, token)[0] == HTTPStatus.UNAUTHORIZED
+
+
+@pytest_db
+def test_the_token_users_row_is_the_orms(member, django_assert_num_queries):
+    from django.utils import timezone
+
+    from accounts.authentication import user_by_id
+
+    User.objects.filter(pk=member.pk).update(last_login=timezone.now())
+    expected = User.objects.get(pk=member.pk)
+    with django_assert_num_queries(1):
+        user = user_by_id(member.pk)
+    fields = [field.attname for field in User._meta.concrete_fields]
+    assert [getattr(user, name) for name in fields] == [getattr(expected, name) for name in fields]
+    assert timezone.is_aware(user.last_login)
+    assert timezone.is_aware(user.date_joined)
+    assert user._state.adding is False
+    assert user._state.db == "default"
+    assert user_by_id(member.pk + 10_000) is None

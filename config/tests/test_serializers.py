@@ -66,3 +66,15 @@ def test_many_uses_the_plan_too(objects):
     assert [row["id"] for row in data] == sorted(m.pk for m in objects["metrics"])
     assert data[0]["timestamp"] == "2026-01-02T03:04:05Z"
     assert data[1]["timestamp"] == "2026-06-30T23:59:59.999999Z"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_many_equals_drf_item_by_item(objects, zone):
+    with timezone.override(zone):
+        for serializer_class, instances in (
+            (MetricSerializer, list(Metric.objects.order_by("pk"))),
+            (UserOutputSerializer, objects["users"]),
+        ):
+            many = serializer_class(instances, many=True)
+            assert type(many).__name__ == "FastListSerializer"
+            assert many.data == [drf(serializer_class(), instance) for instance in instances]

@@ -17,15 +17,10 @@ from dashboard.api.board_serializers import (
 )
 from dashboard.api.serializers import RangeQuerySerializer, kpi_series_body, series_body, summary_item
 from dashboard.models import Board, Panel
+from dashboard.permissions import board_missing_permissions
 from dashboard.selectors import PanelData, board_data, boards_visible_to
 from dashboard.services.boards import board_create, board_delete, board_export, board_import, board_update
 
-# What a panel's data needs beyond view_board: the permission of the endpoint that gives it.
-PANEL_PERMISSIONS = {
-    Panel.Type.KPI: "dashboard.view_kpi",
-    Panel.Type.SUMMARY: "dashboard.view_kpi",
-    Panel.Type.SERIES: "dashboard.view_metric",
-}
 PUT_DEFAULTS = {"description": "", "shared_with": [], "panels": []}
 
 
@@ -90,8 +85,7 @@ class BoardViewSet(viewsets.ModelViewSet):
     def data(self, request: Request, pk=None) -> Response:
         """Every panel's data for the caller, as summary, kpis/{id}/series and metrics/series give it."""
         board = self.get_object()
-        needed = sorted({PANEL_PERMISSIONS[panel.type] for panel in board.panels.all()})
-        missing = [perm for perm in needed if not request.user.has_perm(perm)]
+        missing = board_missing_permissions(request.user, board)
         if missing:
             denied = exceptions.PermissionDenied()
             denied.extra = {"missing": missing}
