@@ -27,22 +27,44 @@ def pytest_addoption(parser):
     )
 
 
+MISSING_SERVICE = pytest.StashKey[str]()
+
+
+def pytest_runtest_setup(item):
+    missing = item.stash.get(MISSING_SERVICE, None)
+    if missing:
+        pytest.fail(missing)
+
+
+def _postgres_reachable() -> bool:
+    """Whether a PostgreSQL server answers where the project would find one (``POSTGRES_HOST``/``PORT``)."""
+    return port_open(os.environ.get("POSTGRES_HOST", "127.0.0.1"), int(os.environ.get("POSTGRES_PORT", "5432")))
+
+
 def pytest_collection_modifyitems(config, items):
+    """Database-specific tests are skipped, with the reason, on the other database (never silently deselected).
+
+    A ``postgres_only`` test on SQLite is a skip while the machine has PostgreSQL (the PostgreSQL run covers it); on a
+    machine without PostgreSQL it is a missing service, which ``--require-services`` turns into a failure.
+    """
     from django.conf import settings
 
-    engine = settings.DATABASES["default"]["ENGINE"]
-    on_postgres = engine.endswith("postgresql")
-    selected, deselected = [], []
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    require = config.getoption("--require-services")
+    postgres_missing = None
     for item in items:
-        if (item.get_closest_marker("postgres_only") and not on_postgres) or (
-            item.get_closest_marker("sqlite_only") and on_postgres
-        ):
-            deselected.append(item)
-        else:
-            selected.append(item)
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = selected
+        if item.get_closest_marker("postgres_only") and not on_postgres:
+            if postgres_missing is None:
+                postgres_missing = not _postgres_reachable()
+            if postgres_missing and require:
+                item.stash[MISSING_SERVICE] = "PostgreSQL is not available on this machine (--require-services is set)"
+            else:
+                reason = "needs PostgreSQL" + (
+                    " (not available on this machine)" if postgres_missing else "; this run's database is SQLite"
+                )
+                item.add_marker(pytest.mark.skip(reason=reason))
+        elif item.get_closest_marker("sqlite_only") and on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs SQLite; this run's database is PostgreSQL"))
 
 
 @pytest.fixture
@@ -218,6 +240,16 @@ def user_with_role(db):
         user = UserFactory(**fields)
         user.groups.set(Group.objects.filter(name__in=roles))
         return user
+
+    return make
+
+
+@pytest.fixture
+def staff(user_with_role):
+    """Create a staff member (who may log into the admin) holding the seeded role(s) named."""
+
+    def make(*roles: str, **fields):
+        return user_with_role(*roles, is_staff=True, **fields)
 
     return make
 

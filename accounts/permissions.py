@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rest_framework import exceptions
-from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework.permissions import BasePermission, DjangoModelPermissions, IsAuthenticated
 from rest_framework_simplejwt.tokens import Token
 
 from accounts.api_keys import bearer_api_key
@@ -51,13 +51,6 @@ class ModelPermissions(DjangoModelPermissions):
         )
 
 
-class IsAuthenticatedUser(BasePermission):
-    """Any active, authenticated user (``users/me``)."""
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated)
-
-
 class RefusesApiKeys(BasePermission):
     """For views without authentication (``auth/*``): a request presenting an API key is a 403."""
 
@@ -67,7 +60,7 @@ class RefusesApiKeys(BasePermission):
         return bearer_api_key(request.META.get("HTTP_AUTHORIZATION", "")) is None
 
 
-class IsAuthenticatedWithJWT(IsAuthenticatedUser):
+class IsAuthenticatedWithJWT(IsAuthenticated):
     """An authenticated user whose credential is a JWT access token (never an API key): ``users/me/mfa*``."""
 
     message = "This endpoint needs a login session (a JWT access token), not an API key."

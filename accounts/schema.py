@@ -10,7 +10,8 @@ class VersionedJWTScheme(SimpleJWTScheme):
     def get_security_definition(self, auto_schema):
         definition = super().get_security_definition(auto_schema)
         definition["description"] = (
-            "`Authorization: Bearer <token>` with a JWT access token from auth/login, or an API key "
-            "(`dsh_<prefix>_<secret>`, from users/me/api-keys) for scripts and services."
+            "Log in with `POST /api/v1/auth/login` (email and password) and paste the `access` token of the answer "
+            "here, without `Bearer` (it is short-lived: log in again, or refresh, when calls answer 401). Scripts "
+            "paste an API key instead (`dsh_…`, from `users/me/api-keys`)."
         )
         return definition

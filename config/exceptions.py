@@ -19,6 +19,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.domain import DomainError
+
 logger = logging.getLogger("dashboard.errors")
 audit = logging.getLogger("dashboard.audit")
 
@@ -36,16 +38,31 @@ _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 _AUTH_CODES = {"not_authenticated", "invalid_credentials", "token_not_valid"}
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "payload_too_large"
+# The HTTP status of each code a domain error (config.domain.DomainError) or a failed outcome carries: the one place
+# where the services' vocabulary meets HTTP.
+STATUS_BY_CODE = {
+    "invalid": status.HTTP_400_BAD_REQUEST,
+    "invalid_file": status.HTTP_400_BAD_REQUEST,
+    "invalid_rows": status.HTTP_400_BAD_REQUEST,
+    "conflict": status.HTTP_409_CONFLICT,
+    "duplicate_upload": status.HTTP_409_CONFLICT,
+    "payload_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_media_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "too_many_points": status.HTTP_400_BAD_REQUEST,
+}
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state."
-    default_code = "conflict"
+class ApiError(exceptions.APIException):
+    """An error answered in the envelope with the status :data:`STATUS_BY_CODE` gives *code*, plus *extra* keys."""
+
+    def __init__(self, code: str, detail: str, **extra):
+        self.status_code = STATUS_BY_CODE[code]
+        super().__init__(detail=detail, code=code)
+        self.extra = extra
+
+    @classmethod
+    def from_domain(cls, error: DomainError, **extra) -> ApiError:
+        return cls(error.code, error.message, **extra)
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -144,7 +161,9 @@ def _convert(exc: Exception) -> Exception:
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge()
+        return ApiError("payload_too_large", "Request body too large.")
+    if isinstance(exc, DomainError):
+        return ApiError.from_domain(exc, **getattr(exc, "extra", {}))
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(as_serializer_error(exc))
     return exc

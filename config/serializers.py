@@ -78,6 +78,18 @@ def _method(method_name: str) -> Callable:
     return get
 
 
+def _column(field, model) -> str | None:
+    """The ``values_list`` column the field's getter reads by attribute name, or None if it needs a model instance."""
+    if isinstance(field, fields.SerializerMethodField):
+        return None
+    if isinstance(field, relations.PrimaryKeyRelatedField):
+        try:
+            return model._meta.get_field(field.source).attname
+        except (AttributeError, LookupError, FieldDoesNotExist):
+            return None
+    return field.source
+
+
 def _getter(field, model) -> Callable | None:
     source = field.source
     simple = "." not in source and source != "*"
@@ -129,12 +141,21 @@ class FastOutputMixin:
         zone = timezone.get_current_timezone()
         return {name: get(self, instance, zone) for name, get in plan}
 
+    @classmethod
+    def row_columns(cls) -> tuple[str, ...] | None:
+        """Columns for ``values_list(*columns, named=True)`` rows, which this serializer then renders exactly like
+        model instances (no model instance built per row); None when it needs instances (a method field, a field it
+        does not know)."""
+        if "_fast_columns" not in cls.__dict__:
+            cls()._fast_plan_get()
+        return cls._fast_columns
+
     def _fast_plan_get(self) -> tuple:
         plan = type(self).__dict__.get("_fast_plan")
         return self._fast_plan_build() if plan is None else plan
 
     def _fast_plan_build(self) -> tuple:
-        getters = []
+        getters, columns = [], []
         model = getattr(getattr(self, "Meta", None), "model", None)
         for name, field in self.fields.items():
             if field.write_only:
@@ -144,6 +165,8 @@ class FastOutputMixin:
                 getters = []
                 break
             getters.append((name, getter))
+            columns.append(_column(field, model))
         plan = tuple(getters)
+        type(self)._fast_columns = tuple(columns) if plan and None not in columns and model else None
         type(self)._fast_plan = plan
         return plan

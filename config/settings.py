@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.project",
             ],
+            "libraries": {"staff_format": "dashboard.staff.templatetags.staff_format"},
         },
     },
 ]
@@ -167,6 +168,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": env.str("CACHE_DIR", default="") or str(BASE_DIR / "var" / "cache"),
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="dashboard"),
         }
     }
 
@@ -259,7 +261,15 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": f"{PROJECT_NAME} API",
-    "DESCRIPTION": "REST API for users, roles, metrics and KPIs. See the README for the contract.",
+    "DESCRIPTION": (
+        "REST API for users, roles, metrics, KPIs, uploads, alerts and boards.\n\n"
+        "**Start with the guide for app developers: [/api/guide/](/api/guide/)** (`docs/api.md` in the repository): "
+        "the login flow with refresh rotation and what to do on a 401, the error envelope and its codes, pagination, "
+        "time zones and buckets, uploads, API keys and `Idempotency-Key`, with curl examples.\n\n"
+        "To try an operation here: `POST /api/v1/auth/login` with your email and password, copy `access` from the "
+        "answer, press **Authorize** and paste it."
+    ),
+    "DISABLE_DOCSTRING_DESCRIPTIONS": True,  # docstrings are for maintainers; operations are described on purpose
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -274,6 +284,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.schema.add_error_responses",
+        "config.schema.describe_operations",
     ],
 }
 

@@ -3,6 +3,8 @@
 import os
 import uuid
 
+# Counters and caches never leak between runs: each run gets its own key namespace (in Redis too).
+os.environ["CACHE_KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
 os.environ.setdefault("SECRET_KEY", "test-" + "s" * 60)
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
@@ -14,26 +16,14 @@ os.environ.setdefault("ADMIN_REQUIRE_MFA", "false")
 from config.settings import *  # noqa: F403
 from config.settings import BASE_DIR, REDIS_URL
 
+_RUN_PREFIX = os.environ["CACHE_KEY_PREFIX"]
+
 # A cheap hasher; the tests of hashing itself override this back to the real list.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Counters and caches never leak between runs: each run gets its own key namespace.
-_RUN_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": _RUN_PREFIX,
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": _RUN_PREFIX,
-        }
-    }
+# Without Redis, memory instead of the settings' file cache (fast, and gone with the process).
+if not REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": _RUN_PREFIX}}
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {

@@ -1,9 +1,10 @@
-"""System endpoints: liveness and readiness probes, the favicon."""
+"""System endpoints: liveness and readiness probes, the favicon, the API's index and its guide."""
 
 from __future__ import annotations
 
 import sys
 
+from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -11,8 +12,16 @@ from django.templatetags.static import static
 from django.views import defaults
 from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from config.exceptions import service_unavailable_response, unavailable_service
+
+API_GUIDE = settings.BASE_DIR / "docs" / "api.md"
 
 
 @require_safe
@@ -55,6 +64,63 @@ class FaviconView(RedirectView):
 
     def get_redirect_url(self, *args, **kwargs) -> str:
         return static("favicon.svg")
+
+
+@require_safe
+def api_guide(request: HttpRequest) -> HttpResponse:
+    """``docs/api.md``, the guide for app developers, as plain text (readable in a browser, no Markdown renderer)."""
+    return HttpResponse(API_GUIDE.read_text(encoding="utf-8"), content_type="text/plain; charset=utf-8")
+
+
+# (name, path under /api/v1/): where an app starts. Public like auth/*: it names paths, never data.
+API_INDEX = {
+    "auth": {name: f"auth/{name}" for name in ("register", "login", "refresh", "logout", "password-reset")},
+    "me": "users/me",
+    "dashboard": {name: f"dashboard/{name}" for name in ("metrics", "kpis", "summary", "upload", "uploads", "alerts")},
+    "admin": {name: f"admin/{name}" for name in ("users", "roles", "permissions", "api-keys")},
+}
+
+
+def _links(tree, absolute):
+    if isinstance(tree, dict):
+        return {key: _links(value, absolute) for key, value in tree.items()}
+    return absolute(f"/api/v1/{tree}")
+
+
+class ApiIndexView(APIView):
+    """``GET /api/v1/``: the project's name and version and where the docs and the main resources are."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ApiIndex",
+            {
+                "name": serializers.CharField(),
+                "version": serializers.CharField(),
+                "guide": serializers.URLField(),
+                "docs": serializers.URLField(),
+                "schema": serializers.URLField(),
+                "auth": serializers.DictField(child=serializers.URLField()),
+                "me": serializers.URLField(),
+                "dashboard": serializers.DictField(child=serializers.URLField()),
+                "admin": serializers.DictField(child=serializers.URLField()),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        absolute = request.build_absolute_uri
+        return Response(
+            {
+                "name": f"{settings.PROJECT_NAME} API",
+                "version": settings.VERSION,
+                "guide": absolute("/api/guide/"),
+                "docs": absolute("/api/docs/"),
+                "schema": absolute("/api/schema/"),
+                **_links(API_INDEX, absolute),
+            }
+        )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

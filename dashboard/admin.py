@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from dashboard.charts import format_exact
 from dashboard.models import KPI, AlertRule, Board, Metric, Upload
 from dashboard.selectors import alert_rules_visible_to, boards_visible_to, metrics_visible_to, uploads_visible_to
 from dashboard.services.alerts import (
@@ -57,7 +58,7 @@ class VisibleNameFilter(admin.SimpleListFilter):
 
 @admin.register(Metric)
 class MetricAdmin(admin.ModelAdmin):
-    list_display = ("name", "value", "timestamp", "owner", "upload")
+    list_display = ("name", "display_value", "timestamp", "owner", "upload")
     list_filter = (VisibleNameFilter, VisibleOwnerFilter)
     list_select_related = ("owner", "upload")
     search_fields = ("name",)
@@ -68,6 +69,10 @@ class MetricAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return metrics_visible_to(request.user).select_related("owner", "upload")
+
+    @admin.display(description="value", ordering="value")
+    def display_value(self, obj):
+        return format_exact(obj.value)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -108,11 +113,15 @@ class MetricAdmin(admin.ModelAdmin):
 
 @admin.register(KPI)
 class KPIAdmin(admin.ModelAdmin):
-    list_display = ("name", "metric_name", "aggregation", "period", "target", "direction", "unit")
+    list_display = ("name", "metric_name", "aggregation", "period", "display_target", "direction", "unit")
     list_filter = ("period", "aggregation", "direction")
     search_fields = ("name", "metric_name", "description")
     readonly_fields = ("slug", "created_by", "created_at")
     ordering = ("name", "id")
+
+    @admin.display(description="target", ordering="target")
+    def display_target(self, obj):
+        return format_exact(obj.target)
 
     def get_urls(self):
         site = self.admin_site

@@ -3,6 +3,7 @@
 Every function here is pure: the numbers come from the selectors, this module only draws and formats them.
 A chart is a line through one ``<circle class="point">`` per period, an optional dashed target line with its
 warning band, a ``<title>`` and a ``<desc>`` for screen readers, and a ``<title>`` on every point as a tooltip.
+Colours come from one place, ``static/css/staff.css`` (by class: tones, partial periods, light and dark themes).
 """
 
 from __future__ import annotations
@@ -10,29 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from dashboard.timeseries import period_shift
+from dashboard.timeseries import bucket_end, period_label
 
 PREFIX_UNITS = frozenset({"$", "€", "£", "¥"})
 NBSP = "\u00a0"
 MINUS = "\u2212"
-
-# Fallback colours (presentation attributes); static/css/staff.css restyles them for the admin's light and dark themes.
-INK = "#417690"
-QUIET = "#8a8a8a"
-GRID = "#d9d9d9"
-TARGET = "#6b4fa3"
-TONE_FILL = {
-    "on_track": "#2e7d32",
-    "at_risk": "#c77700",
-    "off_track": "#c62828",
-    "no_target": INK,
-    "no_data": QUIET,
-}
 
 
 @dataclass(frozen=True)
@@ -88,7 +76,8 @@ class ChartPoint:
     short_label: str
     value: float
     tone: str = ""
-    partial: bool = False  # the period is not over yet: its value so far
+    partial: bool = False  # the range holds only part of the period: it runs on (so far), or the range starts in it
+    note: str = ""  # why it is partial, for labels: "so far" or "from Mar 15"
 
 
 @dataclass(frozen=True)
@@ -134,14 +123,40 @@ def format_number(value: float | None, unit: str = "") -> str:
     return f"{sign}{text}{NBSP}{unit}"
 
 
-def format_compact(value: float) -> str:
-    """Axis labels: ``15_000`` → ``15k``, ``2_500_000`` → ``2.5M``; below 10,000 as :func:`format_number`."""
-    magnitude = abs(value)
-    for threshold, divisor, suffix in ((1e12, 1e12, "T"), (1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
-        if magnitude >= threshold:
-            text = f"{magnitude / divisor:.1f}".rstrip("0").rstrip(".") + suffix
-            return f"{MINUS}{text}" if value < 0 else text
-    return format_number(value)
+def format_exact(value: float | None) -> str:
+    """The stored value in full, grouped in thousands: ``1234567.0`` → ``1,234,567``, ``0.125`` → ``0.125``
+    (no trailing ``.0``, no rounding); ``None`` is an em dash."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    text = f"{int(abs(value)):,}" if float(value).is_integer() else f"{abs(value):,}"
+    return f"{MINUS}{text}" if value < 0 else text
+
+
+COMPACT_SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def axis_labels(ticks: Sequence[float]) -> list[str]:
+    """One number format for a whole axis: one scale (``k`` from 10,000 up, ``M``, …) and one number of decimals,
+    the fewest that tell the ticks apart: ``0, 2500, 5000`` → ``0, 2,500, 5,000``; ``0, 5000, 10000, 15000`` →
+    ``0k, 5k, 10k, 15k``; ``0, 0.5, 1`` → ``0.0, 0.5, 1.0``."""
+    if not ticks:
+        return []
+    largest = max(abs(tick) for tick in ticks)
+    divisor, suffix = 1.0, ""
+    for scale, name in COMPACT_SCALES:
+        if largest >= max(scale, 1e4):
+            divisor, suffix = scale, name
+            break
+    scaled = [tick / divisor for tick in ticks]
+    decimals = next(
+        (digits for digits in range(4) if all(abs(value - round(value, digits)) < 1e-9 for value in scaled)), 3
+    )
+    labels = []
+    for value in scaled:
+        text = f"{abs(value):,.{decimals}f}"
+        negative = value < 0 and float(text.replace(",", "")) != 0
+        labels.append(f"{MINUS if negative else ''}{text}{suffix}")
+    return labels
 
 
 def format_change(pct: float | None) -> str:
@@ -154,59 +169,26 @@ def format_change(pct: float | None) -> str:
     return f"{'+' if pct > 0 else MINUS}{text}%"
 
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def period_label(start: datetime, bucket: str, *, short: bool = False) -> str:
-    """A human name for the bucket starting at *start* (already in the chart's time zone)."""
-    day = f"{MONTHS[start.month - 1]} {start.day}"
-    if bucket == "hour":
-        return f"{day} {start:%H:%M}" if short else f"{day}, {start.year} {start:%H:%M}"
-    if bucket == "day":
-        return day if short else f"{day}, {start.year}"
-    if bucket == "week":
-        return day if short else f"Week of {day}, {start.year}"
-    if bucket == "month":
-        return f"{(MONTHS if short else MONTH_NAMES)[start.month - 1]} {start.year}"
-    if bucket == "quarter":
-        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
-    if bucket == "year":
-        return str(start.year)
-    raise ValueError(f"unknown bucket {bucket!r}")
-
-
-def bucket_end(start: datetime, bucket: str) -> datetime:
-    """The start of the next bucket (wall-clock arithmetic, like the buckets themselves)."""
-    if bucket == "hour":
-        # In absolute time: wall-clock arithmetic would land in a skipped or repeated hour around DST changes.
-        return (start.astimezone(UTC) + timedelta(hours=1)).astimezone(start.tzinfo)
-    return period_shift(start, bucket, 1)
-
-
 def chart_points(
-    points: Sequence, bucket: str, tones: Sequence[str] | None = None, now: datetime | None = None
+    points: Sequence,
+    bucket: str,
+    tones: Sequence[str] | None = None,
+    now: datetime | None = None,
+    start: datetime | None = None,
 ) -> list[ChartPoint]:
     """Selector points (anything with ``t`` and ``value``) → :class:`ChartPoint`, labelled for *bucket*.
 
-    *tones* (one per point) colour the marks; a period still running at *now* is marked partial.
+    *tones* (one per point) colour the marks; a period still running at *now*, or one that began before the range's
+    *start* (so only its part in the range counts), is marked partial.
     """
     marks = []
     for index, point in enumerate(points):
         end = bucket_end(point.t, bucket)
+        note = ""
+        if now is not None and end > now:
+            note = "so far"
+        elif start is not None and point.t < start:
+            note = f"from {period_label(start.astimezone(point.t.tzinfo), 'day', short=True)}"
         marks.append(
             ChartPoint(
                 start=point.t,
@@ -215,7 +197,8 @@ def chart_points(
                 short_label=period_label(point.t, bucket, short=True),
                 value=point.value,
                 tone=tones[index] if tones else "",
-                partial=now is not None and end > now,
+                partial=bool(note),
+                note=note,
             )
         )
     return marks
@@ -356,11 +339,10 @@ def series_chart(
     if not points:
         parts.append(
             format_html(
-                '<text class="chart-empty" x="{}" y="{}" text-anchor="middle" font-size="{}" fill="{}">No data</text>',
+                '<text class="chart-empty" x="{}" y="{}" text-anchor="middle" font-size="{}">No data</text>',
                 _n(size.width / 2),
                 _n(size.height / 2),
                 size.font + 2,
-                QUIET,
             )
         )
         parts.append(mark_safe("</svg>"))
@@ -376,32 +358,29 @@ def series_chart(
     right = size.width - size.right
 
     parts.append(mark_safe('<g class="grid" aria-hidden="true">'))
-    for tick in ticks:
+    for tick, tick_label in zip(ticks, axis_labels(ticks), strict=True):
         parts.append(
             format_html(
-                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1"/>'
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke-width="1"/>'
                 '<text class="tick-label" x="{}" y="{}" text-anchor="end" dominant-baseline="middle" '
-                'font-size="{}" fill="{}">{}</text>',
+                'font-size="{}">{}</text>',
                 size.left,
                 _n(y(tick)),
                 right,
                 _n(y(tick)),
-                GRID,
                 size.left - 6,
                 _n(y(tick)),
                 size.font,
-                QUIET,
-                format_compact(tick),
+                tick_label,
             )
         )
     for label_x, text in _x_labels(points, x, size):
         parts.append(
             format_html(
-                '<text class="tick-label" x="{}" y="{}" text-anchor="middle" font-size="{}" fill="{}">{}</text>',
+                '<text class="tick-label" x="{}" y="{}" text-anchor="middle" font-size="{}">{}</text>',
                 _n(label_x),
                 size.height - size.bottom + size.font + 6,
                 size.font,
-                QUIET,
                 text,
             )
         )
@@ -411,72 +390,65 @@ def series_chart(
         low, high = sorted(band)
         parts.append(
             format_html(
-                '<rect class="target-band" x="{}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="0.08"/>',
+                '<rect class="target-band" x="{}" y="{}" width="{}" height="{}" fill-opacity="0.08"/>',
                 size.left,
                 _n(y(high)),
                 right - size.left,
                 _n(y(low) - y(high)),
-                TONE_FILL["at_risk"],
             )
         )
     if target is not None:
         target_text = f"Target {format_number(target, unit)}"
         parts.append(
             format_html(
-                '<line class="target" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1.5" '
+                '<line class="target" x1="{}" y1="{}" x2="{}" y2="{}" stroke-width="1.5" '
                 'stroke-dasharray="6 4"><title>{}</title></line>',
                 size.left,
                 _n(y(target)),
                 right,
                 _n(y(target)),
-                TARGET,
                 target_text,
             )
         )
         if size.target_label:
             parts.append(
                 format_html(
-                    '<text class="target-label" x="{}" y="{}" font-size="{}" fill="{}">{}</text>',
+                    '<text class="target-label" x="{}" y="{}" font-size="{}">{}</text>',
                     size.left + 6,
                     _n(y(target) - 5),
                     size.font,
-                    TARGET,
                     target_text,
                 )
             )
 
     parts.append(
         format_html(
-            '<path class="series-line" d="{}" fill="none" stroke="{}" stroke-width="2" stroke-linejoin="round" '
+            '<path class="series-line" d="{}" fill="none" stroke-width="2" stroke-linejoin="round" '
             'stroke-linecap="round"/>',
             _line_path(points, x, y),
-            INK,
         )
     )
     radius = _radius(len(points), size)
     parts.append(mark_safe('<g class="points">'))
     for point in points:
-        colour = TONE_FILL.get(point.tone, INK)
         classes = "point" + (f" tone-{point.tone}" if point.tone else "") + (" partial" if point.partial else "")
         parts.append(
             format_html(
-                '<circle class="{}" cx="{}" cy="{}" r="{}" fill="{}" stroke="{}" stroke-width="1.5" data-value="{}">'
+                '<circle class="{}" cx="{}" cy="{}" r="{}" stroke-width="1.5" data-value="{}">'
                 "<title>{}{}: {}</title></circle>",
                 classes,
                 _n(x(point)),
                 _n(y(point.value)),
                 _n(radius),
-                "#ffffff" if point.partial else colour,
-                colour,
                 repr(point.value),
                 point.label,
-                " (so far)" if point.partial else "",
+                f" ({point.note})" if point.note else "",
                 format_number(point.value, unit),
             )
         )
     parts.append(mark_safe("</g></svg>"))
     rows = [
-        (point.label + (" (so far)" if point.partial else ""), format_number(point.value, unit)) for point in points
+        (point.label + (f" ({point.note})" if point.note else ""), format_number(point.value, unit)) for point in points
     ]
     return Chart(chart_id=chart_id, title=title, description=description, svg=_join(parts), rows=rows)
 

@@ -1,4 +1,13 @@
-"""The CSV dialect shared by export and import: formula-injection escaping of text cells, and its reversal."""
+"""The CSV dialect shared by export and import: formula-injection escaping of text cells, its reversal, and the
+export's lines."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+EXPORT_HEADER = ("name", "value", "timestamp")
 
 # A text cell starting with one of these would be read as a formula by spreadsheets.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -14,3 +23,19 @@ def unescape_text_cell(text: str) -> str:
     if len(text) >= 2 and text[0] == "'" and text[1] in FORMULA_TRIGGERS:
         return text[1:]
     return text
+
+
+class _Echo:
+    """A file-like object that hands back what the csv writer writes, so each row becomes one string."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def export_lines(rows: Iterable[tuple[str, float, datetime]]) -> Iterator[str]:
+    """The export's CSV lines: the header, then ``(name, value, timestamp)`` rows with names escaped, values written
+    plainly (``repr``, exact) and timestamps in ISO 8601 as given (UTC from the database)."""
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    yield writer.writerow(EXPORT_HEADER)
+    for name, value, timestamp in rows:
+        yield writer.writerow([escape_text_cell(name), repr(value), timestamp.isoformat()])

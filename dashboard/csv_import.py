@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import BinaryIO
 
-from dashboard.csv_format import FORMULA_TRIGGERS
+from dashboard.csv_format import unescape_text_cell
 
 REQUIRED_COLUMNS = ("name", "value", "timestamp")
 DELIMITERS = (",", ";", "\t")
@@ -115,12 +115,6 @@ def inspect_file(binary: BinaryIO) -> CsvLayout:
     return CsvLayout(delimiter=delimiter, columns=tuple(columns))
 
 
-def unescape_name(name: str) -> str:
-    if len(name) >= 2 and name[0] == "'" and name[1] in FORMULA_TRIGGERS:
-        return name[1:]
-    return name
-
-
 def iter_rows(
     binary: BinaryIO,
     layout: CsvLayout,
@@ -154,7 +148,7 @@ def iter_rows(
             ok = True
             name = fields[name_at].strip()
             if name[:1] == "'":
-                name = unescape_name(name)
+                name = unescape_text_cell(name)
             if not name:
                 errors.add(row, "name", "The name is empty.")
                 ok = False

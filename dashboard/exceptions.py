@@ -1,58 +1,47 @@
-"""API exceptions of the dashboard app, in the contract's codes."""
+"""Domain errors of the dashboard services (see :mod:`config.domain`): the API, the admin and the CLI read them."""
 
 from __future__ import annotations
 
-from rest_framework import exceptions, status
+from config.domain import DomainError
 
 
-class InvalidFile(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The file cannot be read as a metrics CSV."
-    default_code = "invalid_file"
-
-    @classmethod
-    def unsupported(cls, message: str) -> UnsupportedUploadFormat:
-        return UnsupportedUploadFormat(message)
+class UploadTooLarge(DomainError):
+    code = "payload_too_large"
+    message = "The file is larger than the upload limit."
 
 
-class UnsupportedUploadFormat(exceptions.UnsupportedMediaType):
-    def __init__(self, message: str):
-        super().__init__(media_type="application/zip", detail=message)
+class InvalidFile(DomainError):
+    code = "invalid_file"
+    message = "The file cannot be read as a metrics CSV."
 
 
-class UploadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The file is larger than the upload limit."
-    default_code = "payload_too_large"
+class UnsupportedUploadFormat(DomainError):
+    code = "unsupported_media_type"
+    message = "This file format is not supported; upload CSV text."
 
 
-class DuplicateUpload(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "You already uploaded this file; add ?allow_duplicate=true to import it again."
-    default_code = "duplicate_upload"
+class UploadBusy(DomainError):
+    code = "conflict"
+    message = "The upload is still being processed."
+
+
+class DuplicateUpload(DomainError):
+    """The owner already has this file (same SHA-256) pending, processing or imported; ``existing`` is that upload."""
+
+    code = "duplicate_upload"
+    message = "You already uploaded this file; add ?allow_duplicate=true to import it again."
 
     def __init__(self, existing):
         super().__init__()
         self.existing = existing
 
 
-class UploadBusy(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The upload is still being processed."
-    default_code = "conflict"
+class TooManyPoints(DomainError):
+    """A series whose range holds more buckets than ``SERIES_MAX_POINTS``; names the finest bucket that fits.
 
+    ``extra`` (bucket, points, max_points, finest_bucket) goes into the API's error body beside the message."""
 
-class InvalidRows(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Some rows are invalid; nothing was imported."
-    default_code = "invalid_rows"
-
-
-class TooManyPoints(exceptions.APIException):
-    """A series whose range holds more buckets than ``SERIES_MAX_POINTS``; names the finest bucket that fits."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "too_many_points"
+    code = "too_many_points"
 
     def __init__(self, *, bucket: str, points: int, max_points: int, finest_fitting: str | None):
         if finest_fitting is None:

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models, router, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from dashboard.managers import ROLLUP_FIELDS, MetricQuerySet
@@ -30,6 +31,11 @@ class Period(models.TextChoices):
     YEAR = "year"
 
 
+def upload_file_path(instance: Upload | None = None, filename: str = "") -> str:
+    """Where an uploaded file is kept in the storage: by day, under a random name (never the client's)."""
+    return f"uploads/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.csv"
+
+
 class Upload(models.Model):
     """One file of metrics sent for import, kept in the history whatever its outcome."""
 
@@ -39,7 +45,7 @@ class Upload(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
 
-    file = models.FileField(upload_to="uploads/%Y/%m/%d/", blank=True, max_length=500)
+    file = models.FileField(upload_to=upload_file_path, blank=True, max_length=500)
     filename = models.CharField(max_length=255)
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
@@ -162,6 +168,9 @@ class MetricHour(models.Model):
         return f"{self.name} @ {self.hour:%Y-%m-%d %H:00} ({self.value_count})"
 
 
+KPI_NAME_TAKEN = "A KPI with this name already exists."
+
+
 class KPI(models.Model):
     """A target for one metric, aggregated per period."""
 
@@ -169,7 +178,16 @@ class KPI(models.Model):
         UP = "up", "Higher is better"
         DOWN = "down", "Lower is better"
 
-    name = models.CharField(max_length=255, unique=True)
+    class Status(models.TextChoices):
+        """Where a KPI's value stands against its target (computed, never stored)."""
+
+        ON_TRACK = "on_track", "On track"
+        AT_RISK = "at_risk", "At risk"
+        OFF_TRACK = "off_track", "Off track"
+        NO_DATA = "no_data", "No data"
+        NO_TARGET = "no_target", "No target"
+
+    name = models.CharField(max_length=255)  # unique whatever the case: the Lower() constraint below
     slug = models.SlugField(max_length=255, unique=True, editable=False)
     description = models.TextField(blank=True)
     metric_name = models.CharField(max_length=255)
@@ -188,9 +206,24 @@ class KPI(models.Model):
         ordering = ["name", "id"]
         verbose_name = "KPI"
         verbose_name_plural = "KPIs"
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), name="dashboard_kpi_name_ci_unique", violation_error_message=KPI_NAME_TAKEN
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def warning_band(self) -> tuple[float, float] | None:
+        """``(low, high)``: the values within ``warning_threshold_pct`` of the target on its losing side (at risk),
+        the target itself being one end; None without a target."""
+        if self.target is None:
+            return None
+        margin = abs(self.target) * self.warning_threshold_pct / 100
+        if self.direction == self.Direction.UP:
+            return self.target - margin, self.target
+        return self.target, self.target + margin
 
 
 def _default_time_zone() -> str:

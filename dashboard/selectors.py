@@ -353,15 +353,46 @@ def kpi_series(*, user: User, kpi: KPI, tz: ZoneInfo, start: datetime | None, en
 
 
 @dataclass(frozen=True)
+class PeriodValue:
+    """A KPI's value over the period starting at ``period_start`` (None without data)."""
+
+    period_start: datetime
+    value: float | None
+
+
+@dataclass(frozen=True)
+class PeriodToDate:
+    """A KPI's value over ``[period_start, end)``: a period cut at the point the current one has reached."""
+
+    period_start: datetime
+    end: datetime
+    value: float | None
+
+
+@dataclass(frozen=True)
 class KPIStatus:
+    """One row of the summary, in the contract's shape (the API serializes it as it is)."""
+
     kpi: KPI
-    current_start: datetime
-    current: float | None
-    previous_start: datetime
-    previous: float | None
+    current: PeriodValue
+    previous: PeriodValue
+    previous_to_date: PeriodToDate
     change_pct: float | None
+    change_to_date_pct: float | None
     progress_pct: float | None
     status: str
+
+    @property
+    def previous_is_whole(self) -> bool:
+        """Whether the to-date cut reaches the end of the previous period (so both changes compare the same)."""
+        return self.previous_to_date.end >= self.current.period_start
+
+
+def change_pct(current: float | None, previous: float | None) -> float | None:
+    """(current - previous) / |previous| * 100; None when either is missing or previous is 0."""
+    if current is None or previous is None or previous == 0:
+        return None
+    return finite_or_none((current - previous) / abs(previous) * 100)
 
 
 def finite_or_none(value: float) -> float | None:
@@ -371,31 +402,23 @@ def finite_or_none(value: float) -> float | None:
 
 def kpi_status(*, kpi: KPI, current: float | None, previous: float | None) -> tuple[float | None, float | None, str]:
     """``(change_pct, progress_pct, status)`` by the contract's arithmetic."""
-    change = None
-    if current is not None and previous is not None and previous != 0:
-        change = finite_or_none((current - previous) / abs(previous) * 100)
+    change = change_pct(current, previous)
     progress = None
     if current is not None and kpi.target is not None and kpi.target != 0:
         progress = finite_or_none(current / kpi.target * 100)
     if current is None:
-        return change, progress, "no_data"
-    if kpi.target is None:
-        return change, progress, "no_target"
-    margin = abs(kpi.target) * kpi.warning_threshold_pct / 100
+        return change, progress, KPI.Status.NO_DATA
+    band = kpi.warning_band()
+    if band is None:
+        return change, progress, KPI.Status.NO_TARGET
+    low, high = band
     if kpi.direction == KPI.Direction.UP:
         if current >= kpi.target:
-            status = "on_track"
-        elif current >= kpi.target - margin:
-            status = "at_risk"
-        else:
-            status = "off_track"
-    elif current <= kpi.target:
-        status = "on_track"
-    elif current <= kpi.target + margin:
-        status = "at_risk"
-    else:
-        status = "off_track"
-    return change, progress, status
+            return change, progress, KPI.Status.ON_TRACK
+        return change, progress, KPI.Status.AT_RISK if current >= low else KPI.Status.OFF_TRACK
+    if current <= kpi.target:
+        return change, progress, KPI.Status.ON_TRACK
+    return change, progress, KPI.Status.AT_RISK if current <= high else KPI.Status.OFF_TRACK
 
 
 def _period_values(
@@ -407,49 +430,122 @@ def _period_values(
     return _composed_values(user, filters, bucket=period, tz=tz, aggregations=aggregations, always_aggregate=True)
 
 
-@replica_reads
-def kpi_summary(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> list[KPIStatus]:
-    """Every KPI against its target for the current and previous period in *tz*; a bounded number of queries
-    (one for the KPIs, at most two per distinct period)."""
-    now = now or timezone.now()
-    kpis = list(kpi_list())
+def _by_period(kpis: list[KPI]) -> dict[str, list[KPI]]:
     by_period: dict[str, list[KPI]] = defaultdict(list)
     for kpi in kpis:
         by_period[kpi.period].append(kpi)
-    bounds: dict[str, tuple[datetime, datetime]] = {}
-    values: dict[tuple[str, str, datetime], float] = {}
-    for period, members in by_period.items():
+    return by_period
+
+
+PeriodValues = dict[str, dict[tuple[str, str, datetime], float]]
+
+
+def _recent_values(*, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime, periods: int) -> PeriodValues:
+    """``{period: {(metric_name, aggregation, bucket start): value}}`` over the last *periods* periods of each KPI
+    period, the current one included (with ``(name, "count", start)``): at most two queries per distinct period."""
+    result: PeriodValues = {}
+    for period, members in _by_period(kpis).items():
         current_start = bucket_start(now, period, tz)
-        previous_start = period_shift(current_start, period, -1)
-        bounds[period] = (current_start, previous_start)
-        end = period_shift(current_start, period, 1)
-        values.update(
-            {
-                (period, *key): value
-                for key, value in _period_values(
-                    user=user, kpis=members, period=period, start=previous_start, end=end, tz=tz
-                ).items()
-            }
-        )
-    result = []
+        start, end = period_shift(current_start, period, 1 - periods), period_shift(current_start, period, 1)
+        result[period] = _period_values(user=user, kpis=members, period=period, start=start, end=end, tz=tz)
+    return result
+
+
+def to_date_cut(*, now: datetime, current_start: datetime, previous_start: datetime) -> datetime:
+    """The moment as far into the previous period as *now* is into the current one, in wall-clock time
+    (Dec 2, 10:00 → Nov 2, 10:00), never past the previous period's end (Mar 31 → the end of February)."""
+    tz = current_start.tzinfo
+    elapsed = now.astimezone(tz).replace(tzinfo=None) - current_start.replace(tzinfo=None)
+    cut = (previous_start.replace(tzinfo=None) + elapsed).replace(tzinfo=tz, fold=0)
+    return min(cut, current_start, key=lambda moment: moment.astimezone(UTC))
+
+
+def _periods_around(now: datetime, period: str, tz: ZoneInfo) -> tuple[datetime, datetime, datetime]:
+    """``(current start, previous start, the to-date cut in the previous period)``."""
+    current_start = bucket_start(now, period, tz)
+    previous_start = period_shift(current_start, period, -1)
+    return (
+        current_start,
+        previous_start,
+        to_date_cut(now=now, current_start=current_start, previous_start=previous_start),
+    )
+
+
+def _to_date_values(*, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime) -> dict[tuple[str, str, str], float]:
+    """``{(period, metric_name, aggregation): value}`` over each previous period up to its to-date cut."""
+    result: dict[tuple[str, str, str], float] = {}
+    for period, members in _by_period(kpis).items():
+        _, previous_start, cut = _periods_around(now, period, tz)
+        values = _period_values(user=user, kpis=members, period=period, start=previous_start, end=cut, tz=tz)
+        for (name, aggregation, start), value in values.items():
+            if start == previous_start:
+                result[(period, name, aggregation)] = value
+    return result
+
+
+def _summary_rows(*, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime, values: PeriodValues) -> list[KPIStatus]:
+    """The summary of *kpis* from *values* (which hold at least their current and previous periods)."""
+    to_date = _to_date_values(user=user, kpis=kpis, tz=tz, now=now)
+    rows = []
     for kpi in kpis:
-        current_start, previous_start = bounds[kpi.period]
-        current = values.get((kpi.period, kpi.metric_name, kpi.aggregation, current_start))
-        previous = values.get((kpi.period, kpi.metric_name, kpi.aggregation, previous_start))
+        current_start, previous_start, cut = _periods_around(now, kpi.period, tz)
+        period_values = values[kpi.period]
+        current = period_values.get((kpi.metric_name, kpi.aggregation, current_start))
+        previous = period_values.get((kpi.metric_name, kpi.aggregation, previous_start))
+        previous_to_date = to_date.get((kpi.period, kpi.metric_name, kpi.aggregation))
         change, progress, status = kpi_status(kpi=kpi, current=current, previous=previous)
-        result.append(
+        rows.append(
             KPIStatus(
                 kpi=kpi,
-                current_start=current_start,
-                current=current,
-                previous_start=previous_start,
-                previous=previous,
+                current=PeriodValue(current_start, current),
+                previous=PeriodValue(previous_start, previous),
+                previous_to_date=PeriodToDate(previous_start, cut, previous_to_date),
                 change_pct=change,
+                change_to_date_pct=change_pct(current, previous_to_date),
                 progress_pct=progress,
                 status=status,
             )
         )
-    return result
+    return rows
+
+
+def _recent_series(*, kpis: list[KPI], tz: ZoneInfo, values: PeriodValues) -> dict[int, list[Point]]:
+    series: dict[int, list[Point]] = {}
+    for kpi in kpis:
+        period_values = values[kpi.period]
+        starts = sorted(t for name, agg, t in period_values if name == kpi.metric_name and agg == kpi.aggregation)
+        series[kpi.pk] = [
+            Point(
+                t=t.astimezone(tz),
+                value=period_values[(kpi.metric_name, kpi.aggregation, t)],
+                count=int(period_values[(kpi.metric_name, "count", t)]),
+            )
+            for t in starts
+        ]
+    return series
+
+
+@replica_reads
+def kpi_summary(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> list[KPIStatus]:
+    """Every KPI against its target for the current and previous period in *tz*, and the previous period to date;
+    a bounded number of queries (one for the KPIs, at most four per distinct period, whatever the aggregations)."""
+    now = now or timezone.now()
+    kpis = list(kpi_list())
+    values = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=2)
+    return _summary_rows(user=user, kpis=kpis, tz=tz, now=now, values=values)
+
+
+@replica_reads
+def kpi_overview(
+    *, user: User, tz: ZoneInfo, now: datetime | None = None
+) -> tuple[list[KPIStatus], dict[int, list[Point]]]:
+    """:func:`kpi_summary` and :func:`kpi_recent_series` of every KPI together, reading each period once."""
+    now = now or timezone.now()
+    kpis = list(kpi_list())
+    values = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=KPI_SERIES_DEFAULT_PERIODS)
+    return _summary_rows(user=user, kpis=kpis, tz=tz, now=now, values=values), _recent_series(
+        kpis=kpis, tz=tz, values=values
+    )
 
 
 @replica_reads
@@ -459,16 +555,11 @@ def kpi_current_values(
     """``{kpi id: (current period start, value or None)}`` over what *user* may see, as the summary's ``current``
     gives them, in at most two queries per distinct period whatever the number of KPIs."""
     now = now or timezone.now()
-    by_period: dict[str, list[KPI]] = defaultdict(list)
-    for kpi in kpis:
-        by_period[kpi.period].append(kpi)
+    values = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=1)
     result: dict[int, tuple[datetime, float | None]] = {}
-    for period, members in by_period.items():
-        start = bucket_start(now, period, tz)
-        end = period_shift(start, period, 1)
-        values = _period_values(user=user, kpis=members, period=period, start=start, end=end, tz=tz)
-        for kpi in members:
-            result[kpi.pk] = (start, values.get((kpi.metric_name, kpi.aggregation, start)))
+    for kpi in kpis:
+        start = bucket_start(now, kpi.period, tz)
+        result[kpi.pk] = (start, values[kpi.period].get((kpi.metric_name, kpi.aggregation, start)))
     return result
 
 
@@ -479,24 +570,8 @@ def kpi_recent_series(
     """``{kpi id: points}`` over each KPI's default range (its last 12 periods), as :func:`kpi_series` gives them one
     by one, in at most two queries per distinct period whatever the number of KPIs."""
     now = now or timezone.now()
-    by_period: dict[str, list[KPI]] = defaultdict(list)
-    for kpi in kpis:
-        by_period[kpi.period].append(kpi)
-    series: dict[int, list[Point]] = {}
-    for period, members in by_period.items():
-        start, end = kpi_default_range(kpi=members[0], tz=tz, now=now)
-        values = _period_values(user=user, kpis=members, period=period, start=start, end=end, tz=tz)
-        for kpi in members:
-            starts = sorted(t for name, agg, t in values if name == kpi.metric_name and agg == kpi.aggregation)
-            series[kpi.pk] = [
-                Point(
-                    t=t.astimezone(tz),
-                    value=values[(kpi.metric_name, kpi.aggregation, t)],
-                    count=int(values[(kpi.metric_name, "count", t)]),
-                )
-                for t in starts
-            ]
-    return series
+    values = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=KPI_SERIES_DEFAULT_PERIODS)
+    return _recent_series(kpis=kpis, tz=tz, values=values)
 
 
 # --- Alerts -------------------------------------------------------------------------------------------------

@@ -54,6 +54,13 @@ def alert_delivery_task(delivery_id: int) -> bool:
     return alert_delivery_attempt(delivery_id=delivery_id, only_due=False) is not None
 
 
+class CeleryUploadQueue:
+    """The import service's queue (see ``dashboard.services.uploads.UploadQueue``)."""
+
+    def process(self, *, upload_id: int) -> None:
+        upload_process_task.delay(upload_id)
+
+
 class CeleryAlertQueue:
     """The alert services' queue (see ``dashboard.services.alerts.AlertQueue``)."""
 

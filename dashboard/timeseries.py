@@ -1,4 +1,5 @@
-"""Calendar arithmetic for buckets and KPI periods: wall-clock periods in a time zone, weeks from Monday."""
+"""Calendar arithmetic for buckets and KPI periods: wall-clock periods in a time zone, weeks from Monday, and their
+names for people."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ TRUNC_BY_BUCKET = {
     "year": TruncYear,
 }
 BUCKETS = tuple(TRUNC_BY_BUCKET)
-PERIODS = ("day", "week", "month", "quarter", "year")
 
 
 def bucket_start(moment: datetime, bucket: str, tz: ZoneInfo) -> datetime:
@@ -88,6 +88,49 @@ def buckets_spanned(first: datetime, last: datetime, bucket: str, tz: ZoneInfo) 
         "year": lambda: b.year - a.year,
     }
     return spans[bucket]() + 1
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def period_label(start: datetime, bucket: str, *, short: bool = False) -> str:
+    """A human name for the bucket starting at *start* (already in the chart's time zone)."""
+    day = f"{MONTHS[start.month - 1]} {start.day}"
+    if bucket == "hour":
+        return f"{day} {start:%H:%M}" if short else f"{day}, {start.year} {start:%H:%M}"
+    if bucket == "day":
+        return day if short else f"{day}, {start.year}"
+    if bucket == "week":
+        return day if short else f"Week of {day}, {start.year}"
+    if bucket == "month":
+        return f"{(MONTHS if short else MONTH_NAMES)[start.month - 1]} {start.year}"
+    if bucket == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    if bucket == "year":
+        return str(start.year)
+    raise ValueError(f"unknown bucket {bucket!r}")
+
+
+def bucket_end(start: datetime, bucket: str) -> datetime:
+    """The start of the next bucket (wall-clock arithmetic, like the buckets themselves)."""
+    if bucket == "hour":
+        # In absolute time: wall-clock arithmetic would land in a skipped or repeated hour around DST changes.
+        return (start.astimezone(UTC) + timedelta(hours=1)).astimezone(start.tzinfo)
+    return period_shift(start, bucket, 1)
 
 
 RELATIVE_RANGES = (

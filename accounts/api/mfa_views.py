@@ -20,7 +20,7 @@ from accounts.api.serializers import (
     TotpConfirmInputSerializer,
     TotpEnrolmentSerializer,
 )
-from accounts.api.views import NO_CONTENT, PublicAuthView, _validated
+from accounts.api.views import NO_CONTENT, PublicAuthView
 from accounts.authentication import SESSION_CLAIM
 from accounts.permissions import IsAuthenticatedWithJWT
 from accounts.services.mfa import (
@@ -32,6 +32,7 @@ from accounts.services.mfa import (
     mfa_totp_enrolment_start,
 )
 from accounts.throttles import AccountThrottle, ClientAddressThrottle
+from config.validation import validated_data
 
 CONFLICT = OpenApiResponse(
     description="Not possible in the account's two-factor state (already on, not on, nothing pending); code `conflict`."
@@ -68,7 +69,7 @@ class MfaLoginView(PublicAuthView):
 
     @extend_schema(tags=["auth"], request=MfaLoginInputSerializer, responses={200: TokenPairSerializer})
     def post(self, request: Request) -> Response:
-        data = _validated(MfaLoginInputSerializer, request)
+        data = validated_data(MfaLoginInputSerializer, request.data)
         return Response(mfa_login_complete(mfa_token=data["mfa_token"], code=data["code"]))
 
 
@@ -89,7 +90,7 @@ class TotpConfirmView(MfaSelfServiceView):
         responses={200: RecoveryCodesSerializer, 409: CONFLICT, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(TotpConfirmInputSerializer, request)
+        data = validated_data(TotpConfirmInputSerializer, request.data)
         _device, codes = mfa_totp_confirm(
             user=request.user, code=data["code"], keep_refresh_jti=request.auth.get(SESSION_CLAIM)
         )
@@ -112,7 +113,7 @@ class MfaView(MfaSelfServiceView):
         responses={204: NO_CONTENT, 400: INVALID, 409: CONFLICT, 429: THROTTLED},
     )
     def delete(self, request: Request) -> Response:
-        data = _validated(MfaDisableInputSerializer, request)
+        data = validated_data(MfaDisableInputSerializer, request.data)
         mfa_disable(user=request.user, password=data["password"], code=data["code"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -124,5 +125,5 @@ class RecoveryCodesView(MfaSelfServiceView):
         responses={200: RecoveryCodesSerializer, 409: CONFLICT, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
-        data = _validated(MfaCodeInputSerializer, request)
+        data = validated_data(MfaCodeInputSerializer, request.data)
         return Response({"recovery_codes": mfa_recovery_codes_regenerate(user=request.user, code=data["code"])})

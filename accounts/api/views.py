@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,20 +29,15 @@ from accounts.api.serializers import (
     TokenPairSerializer,
 )
 from accounts.emails import email_key
-from accounts.permissions import IsAuthenticatedUser, RefusesApiKeys
+from accounts.permissions import RefusesApiKeys
 from accounts.services.auth import user_login, user_profile_update, user_register
 from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
 from accounts.services.tokens import token_blacklist, token_refresh
 from accounts.throttles import AccountThrottle, ClientAddressThrottle
+from config.validation import validated_data
 
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
-
-
-def _validated(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class PublicAuthView(APIView):
@@ -70,7 +66,7 @@ class RegisterView(PublicAuthView):
 
     @extend_schema(request=RegisterInputSerializer, responses={201: MeOutputSerializer})
     def post(self, request: Request) -> Response:
-        user = user_register(**_validated(RegisterInputSerializer, request))
+        user = user_register(**validated_data(RegisterInputSerializer, request.data))
         return Response(MeOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -88,7 +84,7 @@ class LoginView(PublicAuthView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(LoginInputSerializer, request)
+        data = validated_data(LoginInputSerializer, request.data)
         result = user_login(request=request._request, email=data["email"], password=data["password"])
         return Response(asdict(result) if isinstance(result, MfaChallenge) else result)
 
@@ -112,7 +108,7 @@ class RefreshView(RefreshTokenAccountMixin, PublicAuthView):
 
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
     def post(self, request: Request) -> Response:
-        return Response(token_refresh(raw_refresh=_validated(RefreshInputSerializer, request)["refresh"]))
+        return Response(token_refresh(raw_refresh=validated_data(RefreshInputSerializer, request.data)["refresh"]))
 
 
 class LogoutView(RefreshTokenAccountMixin, PublicAuthView):
@@ -120,7 +116,7 @@ class LogoutView(RefreshTokenAccountMixin, PublicAuthView):
 
     @extend_schema(request=RefreshInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        token_blacklist(raw_refresh=_validated(RefreshInputSerializer, request)["refresh"])
+        token_blacklist(raw_refresh=validated_data(RefreshInputSerializer, request.data)["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -129,7 +125,7 @@ class PasswordResetView(PublicAuthView):
 
     @extend_schema(request=PasswordResetInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        email = _validated(PasswordResetInputSerializer, request)["email"]
+        email = validated_data(PasswordResetInputSerializer, request.data)["email"]
         if settings.CELERY_BROKER_URL:
             from accounts.tasks import password_reset_task
 
@@ -146,12 +142,12 @@ class PasswordResetConfirmView(PublicAuthView):
 
     @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_reset_confirm(**_validated(PasswordResetConfirmInputSerializer, request))
+        password_reset_confirm(**validated_data(PasswordResetConfirmInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=MeOutputSerializer)
     def get(self, request: Request) -> Response:
@@ -166,7 +162,7 @@ class MeView(APIView):
 
 
 class MePasswordView(APIView):
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticated]
     throttle_classes = [ClientAddressThrottle, AccountThrottle]
     throttle_scope = "password"
 
@@ -175,5 +171,5 @@ class MePasswordView(APIView):
 
     @extend_schema(request=PasswordChangeInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_change(user=request.user, **_validated(PasswordChangeInputSerializer, request))
+        password_change(user=request.user, **validated_data(PasswordChangeInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)

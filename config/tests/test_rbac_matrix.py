@@ -12,8 +12,7 @@ from rest_framework.test import APIClient
 from accounts.api_keys import key_digest
 from accounts.models import ApiKey
 from accounts.tests.factories import UserFactory
-from dashboard.models import Upload
-from dashboard.tests.factories import AlertRuleFactory, BoardFactory, KPIFactory, MetricFactory
+from dashboard.tests.factories import AlertRuleFactory, BoardFactory, KPIFactory, MetricFactory, UploadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +162,7 @@ def _objects_for(owner) -> dict:
     return {
         "ordinary": UserFactory().pk,
         "metric": MetricFactory(owner=owner).pk,
-        "upload": Upload.objects.create(filename="u.csv", sha256="0" * 64, status="succeeded", created_by=owner).pk,
+        "upload": UploadFactory(created_by=owner).pk,
         "kpi": KPIFactory().pk,
         "apikey": _api_key(owner, [])[0].pk,
         "alert": AlertRuleFactory(created_by=owner).pk,

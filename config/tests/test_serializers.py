@@ -78,3 +78,11 @@ def test_many_equals_drf_item_by_item(objects, zone):
             many = serializer_class(instances, many=True)
             assert type(many).__name__ == "FastListSerializer"
             assert many.data == [drf(serializer_class(), instance) for instance in instances]
+
+
+def test_rows_render_like_instances(objects):
+    columns = MetricSerializer.row_columns()
+    assert columns == ("id", "name", "value", "timestamp", "owner_id", "upload_id")
+    rows = list(Metric.objects.order_by("pk").values_list(*columns, named=True))
+    assert MetricSerializer(rows, many=True).data == MetricSerializer(Metric.objects.order_by("pk"), many=True).data
+    assert MeOutputSerializer.row_columns() is None  # method fields need the instance

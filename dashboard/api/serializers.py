@@ -187,14 +187,6 @@ class KPISerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "slug", "created_by", "created_at"]
 
-    def validate_name(self, value: str) -> str:
-        taken = KPI.objects.filter(name__iexact=value)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise serializers.ValidationError("A KPI with this name already exists.")
-        return value
-
 
 class KPIBriefSerializer(serializers.ModelSerializer):
     class Meta:
@@ -214,18 +206,45 @@ class KPISeriesSerializer(serializers.Serializer):
     points = KPIPointSerializer(many=True)
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
+class WallClockField(serializers.ReadOnlyField):
+    """An aware datetime as ISO 8601 with its own offset (a bucket's start in the caller's ``tz``), not UTC."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
 class PeriodValueSerializer(serializers.Serializer):
-    period_start = serializers.CharField()
+    period_start = WallClockField()
     value = serializers.FloatField(allow_null=True)
 
 
+class PeriodToDateSerializer(PeriodValueSerializer):
+    end = WallClockField(help_text="Where the previous period is cut: as far into it as now is into the current one.")
+
+
 class KPISummarySerializer(serializers.Serializer):
+    """Serializes :class:`dashboard.selectors.KPIStatus` as it is."""
+
     kpi = KPIBriefSerializer()
     current = PeriodValueSerializer()
     previous = PeriodValueSerializer()
+    previous_to_date = PeriodToDateSerializer()
     change_pct = serializers.FloatField(allow_null=True)
+    change_to_date_pct = serializers.FloatField(allow_null=True)
     progress_pct = serializers.FloatField(allow_null=True)
-    status = serializers.ChoiceField(choices=["on_track", "at_risk", "off_track", "no_data", "no_target"])
+    status = serializers.ChoiceField(choices=KPI.Status.choices)
+
+
+class UploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    tz = TimeZoneField(required=False)
+
+
+class UploadQuerySerializer(serializers.Serializer):
+    allow_duplicate = serializers.BooleanField(
+        required=False, default=False, help_text="Import even if you already have this same file (same sha256)."
+    )
 
 
 class UploadSerializer(serializers.ModelSerializer):
@@ -270,13 +289,4 @@ def kpi_series_body(*, kpi: KPI, points) -> dict:
 
 def summary_item(row) -> dict:
     """One ``summary`` row (a :class:`dashboard.selectors.KPIStatus`) as the API gives it."""
-    return KPISummarySerializer(
-        {
-            "kpi": row.kpi,
-            "current": {"period_start": row.current_start.isoformat(), "value": row.current},
-            "previous": {"period_start": row.previous_start.isoformat(), "value": row.previous},
-            "change_pct": row.change_pct,
-            "progress_pct": row.progress_pct,
-            "status": row.status,
-        }
-    ).data
+    return KPISummarySerializer(row).data

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -15,7 +13,7 @@ from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
 )
-from rest_framework import serializers, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,8 +21,10 @@ from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
 from accounts.throttles import UserThrottle
+from config.exceptions import ApiError
 from config.parsers import FormParser, MultiPartParser
 from config.query import plain_data
+from config.validation import validated_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
     KPISerializer,
@@ -37,15 +37,14 @@ from dashboard.api.serializers import (
     RangeQuerySerializer,
     SeriesQuerySerializer,
     SeriesSerializer,
-    TimeZoneField,
+    UploadInputSerializer,
+    UploadQuerySerializer,
     UploadSerializer,
     kpi_series_body,
     series_body,
     summary_item,
 )
-from dashboard.csv_format import escape_text_cell
-from dashboard.exceptions import DuplicateUpload, InvalidFile, InvalidRows
-from dashboard.models import Upload
+from dashboard.csv_format import export_lines
 from dashboard.selectors import (
     MetricFilters,
     kpi_list,
@@ -59,7 +58,7 @@ from dashboard.selectors import (
     uploads_visible_to,
 )
 from dashboard.services import kpi_create, kpi_delete, kpi_update, metric_delete, metric_update, metrics_create
-from dashboard.services.uploads import metrics_import, upload_delete
+from dashboard.services.uploads import ImportFailure, metrics_import, upload_delete
 from idempotency.decorators import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 EXPORT_CHUNK_ROWS = 2000
@@ -68,14 +67,8 @@ EXPORT_CHUNK_ROWS = 2000
 METRIC_FILTER_PARAMETERS = [MetricQuerySerializer]
 
 
-def _validated_data(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _query(serializer_class, request: Request) -> dict:
-    return _validated_data(serializer_class, plain_data(request.query_params))
+    return validated_data(serializer_class, plain_data(request.query_params))
 
 
 def _metric_filters(request: Request) -> MetricFilters:
@@ -88,19 +81,6 @@ def _metric_filters(request: Request) -> MetricFilters:
         owner=query.get("owner"),
         ordering=query.get("ordering"),
     )
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _export_rows(metrics) -> Iterator[str]:
-    writer = csv.writer(_Echo(), lineterminator="\n")
-    yield writer.writerow(["name", "value", "timestamp"])
-    rows = metrics.values_list("name", "value", "timestamp").iterator(chunk_size=EXPORT_CHUNK_ROWS)
-    for name, value, timestamp in rows:
-        yield writer.writerow([escape_text_cell(name), repr(value), timestamp.isoformat()])
 
 
 class MetricViewSet(viewsets.ModelViewSet):
@@ -120,7 +100,8 @@ class MetricViewSet(viewsets.ModelViewSet):
         filters = _metric_filters(request)
         metrics = metric_list(user=request.user, filters=filters)
         self.paginator.known_count = metric_count(user=request.user, filters=filters)
-        page = self.paginate_queryset(metrics)
+        # Rows, not model instances: the serializer renders them alike, without building a Metric per row.
+        page = self.paginate_queryset(metrics.values_list(*MetricSerializer.row_columns(), named=True))
         return self.get_paginated_response(MetricSerializer(page, many=True).data)
 
     @extend_schema(
@@ -194,7 +175,8 @@ class MetricViewSet(viewsets.ModelViewSet):
         # here, before a 200 and its headers are sent. (Not the stream's own first row: an unconsumed stream would
         # keep a server-side cursor open.)
         list(metrics.order_by().values_list("pk", flat=True)[:1])
-        response = StreamingHttpResponse(_export_rows(metrics), content_type="text/csv; charset=utf-8")
+        rows = metrics.values_list("name", "value", "timestamp").iterator(chunk_size=EXPORT_CHUNK_ROWS)
+        response = StreamingHttpResponse(export_lines(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="metrics.csv"'
         return response
 
@@ -238,17 +220,6 @@ class SummaryView(APIView):
         return Response([summary_item(row) for row in kpi_summary(user=request.user, tz=tz)])
 
 
-class UploadInputSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True)
-    tz = TimeZoneField(required=False)
-
-
-class UploadQuerySerializer(serializers.Serializer):
-    allow_duplicate = serializers.BooleanField(
-        required=False, default=False, help_text="Import even if you already have this same file (same sha256)."
-    )
-
-
 class UploadView(APIView):
     """POST a CSV file of metrics: 201 when imported inline, 202 when queued to a worker."""
 
@@ -271,33 +242,21 @@ class UploadView(APIView):
     @idempotent
     def post(self, request: Request) -> Response:
         allow_duplicate = _query(UploadQuerySerializer, request)["allow_duplicate"]
-        data = _validated_data(UploadInputSerializer, plain_data(request.data))
-        try:
-            outcome = metrics_import(
-                file=data["file"],
-                owner=request.user,
-                tz=data.get("tz") or ZoneInfo(settings.TIME_ZONE),
-                allow_duplicate=allow_duplicate,
+        data = validated_data(UploadInputSerializer, request.data)
+        outcome = metrics_import(
+            file=data["file"],
+            owner=request.user,
+            tz=data.get("tz") or ZoneInfo(settings.TIME_ZONE),
+            allow_duplicate=allow_duplicate,
+        )
+        if outcome.failure is ImportFailure.DUPLICATE:
+            raise ApiError(outcome.failure, outcome.message, upload=UploadSerializer(outcome.duplicate_of).data)
+        body = UploadSerializer(outcome.upload).data
+        if outcome.failure is not None:
+            raise ApiError(
+                outcome.failure, outcome.message, errors=outcome.errors, error_count=outcome.error_count, upload=body
             )
-        except DuplicateUpload as exc:
-            exc.extra = {"upload": UploadSerializer(exc.existing).data}
-            raise
-        upload = outcome.upload
-        if outcome.queued:
-            return Response(UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
-        if upload.status == Upload.Status.FAILED:
-            problem = (
-                InvalidRows()
-                if upload.error_count and upload.errors[0]["row"] is not None
-                else InvalidFile(upload.errors[0]["message"] if upload.errors else None)
-            )
-            problem.extra = {
-                "errors": upload.errors,
-                "error_count": upload.error_count,
-                "upload": UploadSerializer(upload).data,
-            }
-            raise problem
-        return Response(UploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.queued else status.HTTP_201_CREATED)
 
 
 class UploadViewSet(viewsets.mixins.ListModelMixin, viewsets.mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -35,7 +35,7 @@ from dashboard.webhooks import UnsafeWebhookURL, webhook_body, webhook_post, web
 
 logger = logging.getLogger("dashboard.alerts")
 
-ALERT_STATUSES = ("at_risk", "off_track", "no_data")
+ALERT_STATUSES = (KPI.Status.AT_RISK, KPI.Status.OFF_TRACK, KPI.Status.NO_DATA)
 MAX_CHANNELS = 10
 MAX_EMAIL_RECIPIENTS = 20
 VIEW_KPI = "dashboard.view_kpi"

@@ -69,7 +69,7 @@ def _active_users(rng: random.Random, growth: float, day: date) -> float:
 
 def _latency(rng: random.Random, growth: float, day: date) -> float:
     spike = rng.random() < 0.04
-    return round(max(40.0, rng.gauss(185 - 30 * growth, 22) * (2.4 if spike else 1)), 1)
+    return float(round(max(40.0, rng.gauss(185 - 30 * growth, 22) * (2.4 if spike else 1))))  # whole milliseconds
 
 
 def _error_rate(rng: random.Random, growth: float, day: date) -> float:
@@ -90,7 +90,7 @@ def _churn(rng: random.Random, growth: float, day: date) -> float:
 
 
 def _ticket(rng: random.Random, growth: float, day: date) -> float:
-    return round(rng.uniform(0.2, 30.0), 1)  # hours to resolve
+    return 1.0  # one ticket opened: summed or counted, whole tickets
 
 
 def _tickets_per_day(rng: random.Random, day: date) -> int:
@@ -119,30 +119,61 @@ class KPISpec:
     direction: str
     unit: str
     description: str
-    # The status the target is chosen to give today (seen by the manager, who sees every metric), or a fixed target.
+    # The status the target is chosen to give the last full period (as the manager, who sees every metric, sees it),
+    # or a fixed target. A target is for a whole period, never for the one still running.
     aim: str | None = None
     target: float | None = None
 
 
 KPIS = [
-    KPISpec("Monthly revenue", "revenue", "sum", "month", "up", "€", "Sales booked this month.", aim="on_track"),
-    KPISpec("Weekly revenue", "revenue", "sum", "week", "up", "€", "Sales booked this week.", aim="at_risk"),
-    KPISpec("Quarterly revenue", "revenue", "sum", "quarter", "up", "€", "Sales booked this quarter.", aim="off_track"),
-    KPISpec("Weekly signups", "signups", "sum", "week", "up", "users", "New accounts per week.", aim="on_track"),
+    KPISpec(
+        "Monthly revenue", "revenue", "sum", "month", "up", "€", "Sales booked this month.", aim=KPI.Status.ON_TRACK
+    ),
+    KPISpec("Weekly revenue", "revenue", "sum", "week", "up", "€", "Sales booked this week.", aim=KPI.Status.AT_RISK),
+    KPISpec(
+        "Quarterly revenue",
+        "revenue",
+        "sum",
+        "quarter",
+        "up",
+        "€",
+        "Sales booked this quarter.",
+        aim=KPI.Status.OFF_TRACK,
+    ),
+    KPISpec(
+        "Weekly signups", "signups", "sum", "week", "up", "users", "New accounts per week.", aim=KPI.Status.ON_TRACK
+    ),
     KPISpec("Active users", "active_users", "last", "month", "up", "users", "Daily active users, latest count."),
-    KPISpec("API latency", "api_latency_ms", "avg", "week", "down", "ms", "Mean response time.", aim="at_risk"),
-    KPISpec("Worst API latency", "api_latency_ms", "max", "day", "down", "ms", "Slowest response.", aim="off_track"),
-    KPISpec("Error rate", "error_rate", "avg", "month", "down", "%", "Share of failed requests.", aim="on_track"),
-    KPISpec("Support tickets", "support_tickets", "count", "week", "down", "tickets", "Opened.", aim="off_track"),
-    KPISpec("Lowest stock level", "stock_level", "min", "week", "up", "units", "Warehouse low point.", aim="at_risk"),
+    KPISpec(
+        "API latency", "api_latency_ms", "avg", "week", "down", "ms", "Mean response time.", aim=KPI.Status.AT_RISK
+    ),
+    KPISpec(
+        "Worst API latency", "api_latency_ms", "max", "day", "down", "ms", "Slowest response.", aim=KPI.Status.OFF_TRACK
+    ),
+    KPISpec(
+        "Error rate", "error_rate", "avg", "month", "down", "%", "Share of failed requests.", aim=KPI.Status.ON_TRACK
+    ),
+    KPISpec(
+        "Support tickets", "support_tickets", "count", "week", "down", "tickets", "Opened.", aim=KPI.Status.OFF_TRACK
+    ),
+    KPISpec(
+        "Lowest stock level",
+        "stock_level",
+        "min",
+        "week",
+        "up",
+        "units",
+        "Warehouse low point.",
+        aim=KPI.Status.AT_RISK,
+    ),
     KPISpec("Net promoter score", "nps", "avg", "quarter", "up", "pts", "Quarterly survey.", target=45),
     KPISpec("Churn rate", "churn_rate", "last", "month", "down", "%", "Monthly churn, latest estimate."),
 ]
 
-# target = current * factor gives each aim with the default 10% margin: on track, 5% short, 25% short.
+# target = value * factor gives each aim with the default 10% margin: on track, 5% short, 25% short.
 AIM_FACTORS = {
-    "up": {"on_track": 0.9, "at_risk": 1 / 0.95, "off_track": 1 / 0.75},
-    "down": {"on_track": 1.1, "at_risk": 1 / 1.05, "off_track": 1 / 1.3},
+    "up": {KPI.Status.ON_TRACK: 0.9, KPI.Status.AT_RISK: 1 / 0.95, KPI.Status.OFF_TRACK: 1 / 0.75},
+    "down": {KPI.Status.ON_TRACK: 1.1, KPI.Status.AT_RISK: 1 / 1.05, KPI.Status.OFF_TRACK: 1 / 1.3},
 }
 
 
@@ -159,9 +190,13 @@ def demo_samples(spec: MetricSpec, *, first_day: date, today: date, now: datetim
             rng = random.Random(f"{spec.name}:{day.isoformat()}")  # noqa: S311 - demo data, reproducible on purpose
             growth = (day - year_start).days / DAYS
             count = spec.per_day(rng, day) if spec.per_day else len(spec.hours)
+            taken: set[datetime] = set()
             for index in range(count):
                 hour = spec.hours[index % len(spec.hours)]
                 moment = datetime.combine(day, time(hour, rng.randrange(60)), tzinfo=tz)
+                while moment in taken:  # two tickets in one minute: a second apart, so no two samples coincide
+                    moment += timedelta(seconds=1)
+                taken.add(moment)
                 if moment > now:
                     if day != today or (samples and samples[-1]["timestamp"].date() == today):
                         continue
@@ -172,15 +207,17 @@ def demo_samples(spec: MetricSpec, *, first_day: date, today: date, now: datetim
     return samples
 
 
-def aimed_target(*, kpi: KPI, current: float, aim: str) -> float:
-    """A round target that gives *current* the status *aim* (checked with the contract's own rule)."""
-    exact = current * AIM_FACTORS[kpi.direction][aim]
+def aimed_target(*, kpi: KPI, value: float, aim: str) -> float:
+    """A round target that gives a period worth *value* the status *aim* (checked with the contract's own rule);
+    whole when *value* is a whole number from 10 up (tickets, users, units), as people set such targets."""
+    exact = value * AIM_FACTORS[kpi.direction][aim]
+    whole = value == int(value) and abs(value) >= 10
     for digits in (2, 3, 4):
         rounded = float(f"{exact:.{digits}g}")
-        kpi.target = rounded
-        if kpi_status(kpi=kpi, current=current, previous=None)[2] == aim:
-            return rounded
-    return exact
+        kpi.target = float(round(rounded)) if whole else rounded
+        if kpi_status(kpi=kpi, current=value, previous=None)[2] == aim:
+            return kpi.target
+    return float(round(exact)) if whole else exact
 
 
 @dataclass
@@ -268,10 +305,11 @@ def _demo_kpis(users: dict[str, User], *, tz: ZoneInfo, now: datetime) -> list[s
         created.append(spec.name)
     aims = {spec.name: spec.aim for spec in KPIS if spec.aim and spec.name in created}
     if aims and manager is not None:
-        # Targets follow today's numbers as the manager (who sees every metric) sees them, so every status shows.
+        # Targets follow the last full period as the manager (who sees every metric) sees it: a month's target is
+        # set from a whole month, never from the few days of the one that has just begun.
         for row in kpi_summary(user=manager, tz=tz, now=now):
             aim = aims.get(row.kpi.name)
-            if aim and row.current is not None:
-                row.kpi.target = aimed_target(kpi=row.kpi, current=row.current, aim=aim)
+            if aim and row.previous.value is not None:
+                row.kpi.target = aimed_target(kpi=row.kpi, value=row.previous.value, aim=aim)
                 row.kpi.save(update_fields=["target"])
     return created

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
-from dashboard.models import KPI, Metric
+from dashboard.models import KPI, KPI_NAME_TAKEN, Metric
 from dashboard.services.alerts import alerts_metrics_touched
 
 METRICS_BATCH_SIZE = 1000
@@ -51,11 +52,29 @@ def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
     return slug
 
 
+def _name_taken(name: str, exclude_pk: int | None = None) -> bool:
+    return KPI.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists()
+
+
+def _kpi_save(kpi: KPI) -> None:
+    """Save *kpi* under its names' rule: unique whatever the case (the database's ``Lower(name)`` constraint), a 400
+    field error on ``name`` both when checked first and when a concurrent write takes the name in between."""
+    if _name_taken(kpi.name, exclude_pk=kpi.pk):
+        raise ValidationError({"name": [KPI_NAME_TAKEN]})
+    try:
+        with transaction.atomic():
+            kpi.save()
+    except IntegrityError:
+        if _name_taken(kpi.name, exclude_pk=kpi.pk):
+            raise ValidationError({"name": [KPI_NAME_TAKEN]}) from None
+        raise
+
+
 @transaction.atomic
 def kpi_create(*, created_by: User, **fields) -> KPI:
     kpi = KPI(created_by=created_by, **fields)
     kpi.slug = _unique_slug(kpi.name)
-    kpi.save()
+    _kpi_save(kpi)
     return kpi
 
 
@@ -65,7 +84,7 @@ def kpi_update(*, kpi: KPI, **fields) -> KPI:
         setattr(kpi, field, value)
     if "name" in fields:
         kpi.slug = _unique_slug(kpi.name, exclude_pk=kpi.pk)
-    kpi.save()
+    _kpi_save(kpi)
     return kpi
 
 

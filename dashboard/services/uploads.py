@@ -11,10 +11,11 @@ import hashlib
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -35,8 +36,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from dashboard.csv_import import FileUnreadable, RowErrors, UnsupportedFormat, inspect_file, iter_rows
-from dashboard.exceptions import DuplicateUpload, InvalidFile, UploadBusy, UploadTooLarge
-from dashboard.models import Metric, MetricHour, Upload
+from dashboard.exceptions import DuplicateUpload, InvalidFile, UnsupportedUploadFormat, UploadBusy, UploadTooLarge
+from dashboard.models import Metric, MetricHour, Upload, upload_file_path
 from dashboard.services.alerts import alerts_metrics_touched
 from dashboard.services.rollup import COLUMNS as ROLLUP_COLUMNS
 from dashboard.services.rollup import rollup_copy_cells, rollup_merge_totals
@@ -62,10 +63,78 @@ class _RowsRejected(Exception):
         self.rows_total = rows_total
 
 
+class ImportFailure(StrEnum):
+    """Why an import did not import (the contract's codes)."""
+
+    ROWS = "invalid_rows"  # some rows are bad: the failed Upload lists them
+    FILE = "invalid_file"  # the stored file turned out unreadable as it was imported
+    DUPLICATE = "duplicate_upload"  # refused before recording: the owner has this file already
+
+
 @dataclass(frozen=True)
 class ImportOutcome:
-    upload: Upload
-    queued: bool
+    """What became of an import, read alike by the API, the admin and the CLI.
+
+    ``upload`` is the Upload recorded (None when refused as a duplicate, then ``duplicate_of`` is the earlier one);
+    ``queued`` when a worker will import it; ``failure`` says why nothing was imported.
+    """
+
+    upload: Upload | None
+    queued: bool = False
+    failure: ImportFailure | None = None
+    duplicate_of: Upload | None = None
+
+    @property
+    def status(self) -> str | None:
+        return self.upload.status if self.upload is not None else None
+
+    @property
+    def errors(self) -> list[dict]:
+        return self.upload.errors if self.upload is not None else []
+
+    @property
+    def error_count(self) -> int:
+        return self.upload.error_count if self.upload is not None else 0
+
+    @property
+    def message(self) -> str:
+        """One sentence for people about a failure ("" without one)."""
+        if self.failure is ImportFailure.DUPLICATE:
+            return DuplicateUpload.message
+        if self.failure is ImportFailure.ROWS:
+            return "Some rows are invalid; nothing was imported."
+        if self.failure is ImportFailure.FILE:
+            return self.errors[0]["message"] if self.errors else InvalidFile.message
+        return ""
+
+    @classmethod
+    def of(cls, upload: Upload, *, queued: bool = False) -> ImportOutcome:
+        """The outcome recorded on *upload*: a failed import lists row errors (each with its row number) when rows
+        were bad, or one error without a row when the file itself could not be read."""
+        failure = None
+        if upload.status == Upload.Status.FAILED:
+            rows = any(error.get("row") is not None for error in upload.errors)
+            failure = ImportFailure.ROWS if rows else ImportFailure.FILE
+        return cls(upload=upload, queued=queued, failure=failure)
+
+
+class UploadQueue(Protocol):
+    """Where queued imports go (the Celery tasks register one at start-up; services never import tasks)."""
+
+    def process(self, *, upload_id: int) -> None: ...
+
+
+_queue: UploadQueue | None = None
+
+
+def uploads_queue_register(queue: UploadQueue | None) -> None:
+    global _queue
+    _queue = queue
+
+
+def _uploads_queue() -> UploadQueue | None:
+    """The registered queue when a broker is configured, else None (imports run inline)."""
+    return _queue if settings.CELERY_BROKER_URL else None
 
 
 def _digest(file: File) -> tuple[str, int]:
@@ -79,19 +148,18 @@ def _digest(file: File) -> tuple[str, int]:
     return sha.hexdigest(), size
 
 
-def _queue_available() -> bool:
-    return bool(settings.CELERY_BROKER_URL)
-
-
 def upload_create(*, file: File, owner: User, tz: ZoneInfo, allow_duplicate: bool = False) -> Upload:
-    """Check the file, store it and record a pending Upload (committed). Raises the API's upload errors."""
+    """Check the file, store it and record a pending Upload (committed). Raises UploadTooLarge, InvalidFile,
+    UnsupportedUploadFormat or DuplicateUpload, and records nothing then."""
     sha256, size = _digest(file)
     if size > settings.UPLOAD_MAX_BYTES:
-        raise UploadTooLarge()
+        raise UploadTooLarge(
+            f"The file is larger than the upload limit of {settings.UPLOAD_MAX_BYTES:,} bytes (UPLOAD_MAX_BYTES)."
+        )
     try:
         inspect_file(file)
     except UnsupportedFormat as exc:
-        raise InvalidFile.unsupported(str(exc)) from None
+        raise UnsupportedUploadFormat(str(exc)) from None
     except FileUnreadable as exc:
         raise InvalidFile(str(exc)) from None
     if not allow_duplicate:
@@ -99,21 +167,31 @@ def upload_create(*, file: File, owner: User, tz: ZoneInfo, allow_duplicate: boo
         if existing is not None:
             raise DuplicateUpload(existing)
     filename = os.path.basename(getattr(file, "name", "") or "upload.csv")[:255] or "upload.csv"
-    stored = default_storage.save(f"uploads/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.csv", file)
+    stored = default_storage.save(upload_file_path(), file)
     return Upload.objects.create(file=stored, filename=filename, size=size, sha256=sha256, tz=str(tz), created_by=owner)
 
 
 def metrics_import(
-    *, file: File, owner: User, tz: ZoneInfo, allow_duplicate: bool = False, progress: Progress | None = None
+    *,
+    file: File,
+    owner: User,
+    tz: ZoneInfo,
+    allow_duplicate: bool = False,
+    progress: Progress | None = None,
+    inline: bool = False,
 ) -> ImportOutcome:
-    """Record and import *file*: queued to a worker when a broker is configured and the file is big, else inline."""
-    upload = upload_create(file=file, owner=owner, tz=tz, allow_duplicate=allow_duplicate)
-    if _queue_available() and upload.size >= settings.UPLOAD_ASYNC_MIN_BYTES:
-        from dashboard.tasks import upload_process_task
-
-        transaction.on_commit(lambda: upload_process_task.delay(upload.pk))
-        return ImportOutcome(upload=upload, queued=True)
-    return ImportOutcome(upload=upload_process(upload_id=upload.pk, progress=progress), queued=False)
+    """Record and import *file*: queued to a worker when a broker is configured and the file is big (unless
+    *inline*, as the CLI wants), else now. A file refused before recording raises a DomainError (UploadTooLarge,
+    InvalidFile, UnsupportedUploadFormat); a duplicate is an outcome, as is a failed import."""
+    try:
+        upload = upload_create(file=file, owner=owner, tz=tz, allow_duplicate=allow_duplicate)
+    except DuplicateUpload as duplicate:
+        return ImportOutcome(upload=None, failure=ImportFailure.DUPLICATE, duplicate_of=duplicate.existing)
+    queue = None if inline else _uploads_queue()
+    if queue is not None and upload.size >= settings.UPLOAD_ASYNC_MIN_BYTES:
+        transaction.on_commit(lambda: queue.process(upload_id=upload.pk))
+        return ImportOutcome.of(upload, queued=True)
+    return ImportOutcome.of(upload_process(upload_id=upload.pk, progress=progress))
 
 
 def _file_to_discard(upload: Upload, fields: dict) -> str | None:

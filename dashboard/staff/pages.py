@@ -20,9 +20,7 @@ from dashboard.charts import (
     ChartPoint,
     ChartSize,
     chart_points,
-    format_change,
     format_number,
-    period_label,
     series_chart,
 )
 from dashboard.models import KPI, Upload
@@ -30,7 +28,7 @@ from dashboard.selectors import (
     KPIStatus,
     MetricFilters,
     kpi_default_range,
-    kpi_recent_series,
+    kpi_overview,
     kpi_series,
     kpi_status,
     kpi_summary,
@@ -38,16 +36,10 @@ from dashboard.selectors import (
     metric_series,
     uploads_visible_to,
 )
-from dashboard.timeseries import bucket_start, period_shift
+from dashboard.timeseries import bucket_start, period_label, period_shift
 
 MAX_CHART_POINTS = 1500
-STATUS_LABELS = {
-    "on_track": "On track",
-    "at_risk": "At risk",
-    "off_track": "Off track",
-    "no_data": "No data",
-    "no_target": "No target",
-}
+STATUS_LABELS = dict(KPI.Status.choices)
 PREVIOUS_PERIOD = {
     "day": "yesterday",
     "week": "last week",
@@ -65,11 +57,6 @@ PERIOD_NOUNS = {
 }
 
 
-def _raw(value: float | None) -> str:
-    """The exact float for ``data-value`` attributes (what the API's JSON carries), empty for none."""
-    return "" if value is None else repr(value)
-
-
 def _change_tone(kpi: KPI, change_pct: float | None) -> str:
     if change_pct is None or change_pct == 0:
         return "flat"
@@ -83,16 +70,6 @@ def _sign(value: float | None) -> str:
     return "up" if value > 0 else "down"
 
 
-def _warning_band(kpi: KPI) -> tuple[float, float] | None:
-    """The at-risk stripe next to the target line: the margin of the contract's status rule, on the losing side."""
-    if kpi.target is None:
-        return None
-    margin = abs(kpi.target) * kpi.warning_threshold_pct / 100
-    if kpi.direction == KPI.Direction.UP:
-        return kpi.target - margin, kpi.target
-    return kpi.target, kpi.target + margin
-
-
 def _kpi_chart(
     *, kpi: KPI, points, domain: tuple[datetime, datetime], now: datetime, size: ChartSize, chart_id: str
 ) -> Chart:
@@ -100,11 +77,11 @@ def _kpi_chart(
     return series_chart(
         chart_id=chart_id,
         title=f"{kpi.name} per {kpi.period}",
-        points=chart_points(points, kpi.period, tones, now=now),
+        points=chart_points(points, kpi.period, tones, now=now, start=domain[0]),
         domain=domain,
         unit=kpi.unit,
         target=kpi.target,
-        band=_warning_band(kpi),
+        band=kpi.warning_band(),
         size=size,
         what=PERIOD_NOUNS[kpi.period],
     )
@@ -115,41 +92,75 @@ class KPICard:
     kpi: KPI
     status: str
     status_label: str
-    current_raw: str
-    current_text: str
+    current: float | None
     current_label: str
-    previous_text: str
+    basis: float | None  # what the change compares with: the previous period to date, or all of it
     previous_label: str
     previous_name: str
-    target_raw: str
-    target_text: str
+    progress_label: str
     progress_text: str
-    change_raw: str
-    change_text: str
+    change: float | None
     change_tone: str
     change_sign: str
+    change_basis: str
+    change_title: str
     chart: Chart | None
 
 
+def progress_text(kpi: KPI, current: float | None, progress_pct: float | None) -> tuple[str, str]:
+    """``(label, text)`` of how far the current value has come: progress towards a higher-is-better target, or how
+    far over (or under) a lower-is-better one, its budget."""
+    if kpi.direction == KPI.Direction.UP:
+        return "Progress", "—" if progress_pct is None else f"{progress_pct:,.0f}%"
+    if current is None or not kpi.target:
+        return "Budget", "—"
+    gap = (current - kpi.target) / abs(kpi.target) * 100
+    if round(gap) == 0:
+        return "Budget", "On budget"
+    return "Budget", f"{abs(gap):,.0f}% {'over' if gap > 0 else 'under'} budget"
+
+
+def _moment_label(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    label = period_label(local, "day", short=True)
+    return label if (local.hour, local.minute) == (0, 0) else f"{label}, {local:%H:%M}"
+
+
 def _card(row: KPIStatus, chart: Chart | None) -> KPICard:
+    """While a period runs its card compares it with the previous period up to the same point (to date); once the
+    cut reaches the previous period's end, with the whole previous period. The card says which."""
     kpi = row.kpi
+    previous_name = PREVIOUS_PERIOD[kpi.period]
+    tz = row.current.period_start.tzinfo
+    if row.previous_is_whole:
+        change, basis_value = row.change_pct, row.previous.value
+        basis = f"vs {previous_name}"
+        title = f"Compared with all of {period_label(row.previous.period_start, kpi.period)}"
+    else:
+        change, basis_value = row.change_to_date_pct, row.previous_to_date.value
+        basis = f"vs {previous_name} to date"
+        title = (
+            f"Compared with {period_label(row.previous.period_start, kpi.period)} up to "
+            f"{_moment_label(row.previous_to_date.end, tz)}, as far as this {kpi.period} has come "
+            f"(all of it: {format_number(row.previous.value, kpi.unit)})"
+        )
+    progress_label, progress = progress_text(kpi, row.current.value, row.progress_pct)
     return KPICard(
         kpi=kpi,
         status=row.status,
         status_label=STATUS_LABELS[row.status],
-        current_raw=_raw(row.current),
-        current_text=format_number(row.current, kpi.unit),
-        current_label=period_label(row.current_start, kpi.period),
-        previous_text=format_number(row.previous, kpi.unit),
-        previous_label=period_label(row.previous_start, kpi.period),
-        previous_name=PREVIOUS_PERIOD[kpi.period],
-        target_raw=_raw(kpi.target),
-        target_text=format_number(kpi.target, kpi.unit),
-        progress_text="—" if row.progress_pct is None else f"{row.progress_pct:,.0f}%",
-        change_raw=_raw(row.change_pct),
-        change_text=format_change(row.change_pct),
-        change_tone=_change_tone(kpi, row.change_pct),
-        change_sign=_sign(row.change_pct),
+        current=row.current.value,
+        current_label=period_label(row.current.period_start, kpi.period),
+        basis=basis_value,
+        previous_label=period_label(row.previous.period_start, kpi.period),
+        previous_name=previous_name,
+        progress_label=progress_label,
+        progress_text=progress,
+        change=change,
+        change_tone=_change_tone(kpi, change),
+        change_sign=_sign(change),
+        change_basis=basis,
+        change_title=title,
         chart=chart,
     )
 
@@ -157,14 +168,17 @@ def _card(row: KPIStatus, chart: Chart | None) -> KPICard:
 def kpi_cards(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> list[KPICard]:
     """One card per KPI: the summary the API gives *user*, and a chart of the last 12 periods with the target."""
     now = now or timezone.now()
-    rows = kpi_summary(user=user, tz=tz, now=now)
-    recent = kpi_recent_series(user=user, kpis=[row.kpi for row in rows], tz=tz, now=now)
+    rows, recent = kpi_overview(user=user, tz=tz, now=now)
     cards = []
     for row in rows:
         start, end = kpi_default_range(kpi=row.kpi, tz=tz, now=now)
-        points = recent[row.kpi.pk]
         chart = _kpi_chart(
-            kpi=row.kpi, points=points, domain=(start, end), now=now, size=SMALL, chart_id=f"kpi-{row.kpi.pk}-chart"
+            kpi=row.kpi,
+            points=recent[row.kpi.pk],
+            domain=(start, end),
+            now=now,
+            size=SMALL,
+            chart_id=f"kpi-{row.kpi.pk}-chart",
         )
         cards.append(_card(row, chart))
     return cards
@@ -178,11 +192,10 @@ def status_counts(cards: list[KPICard]) -> list[tuple[str, str, int]]:
 @dataclass(frozen=True)
 class PeriodRow:
     label: str
-    value_raw: str
-    value_text: str
+    value: float
     status: str
     status_label: str
-    change_text: str
+    change: float | None
     change_tone: str
 
 
@@ -223,14 +236,16 @@ def kpi_detail(
     for point in points:
         adjacent = previous is not None and period_shift(previous.t, kpi.period, 1) == point.t
         change, _, status = kpi_status(kpi=kpi, current=point.value, previous=previous.value if adjacent else None)
+        running = point.t == row.current.period_start and not row.previous_is_whole
+        if running:
+            change = row.change_to_date_pct
         rows.append(
             PeriodRow(
-                label=period_label(point.t, kpi.period),
-                value_raw=_raw(point.value),
-                value_text=format_number(point.value, kpi.unit),
+                label=period_label(point.t, kpi.period) + (" (so far; change to date)" if running else ""),
+                value=point.value,
                 status=status,
                 status_label=STATUS_LABELS[status],
-                change_text=format_change(change),
+                change=change,
                 change_tone=_change_tone(kpi, change),
             )
         )
@@ -267,8 +282,7 @@ def visible_metric_names(*, user: User) -> list[str]:
 @dataclass(frozen=True)
 class SeriesRow:
     label: str
-    value_raw: str
-    value_text: str
+    value: float
     count: int
 
 
@@ -294,15 +308,14 @@ def metric_explorer(
     rows = [
         SeriesRow(
             label=period_label(point.t, bucket),
-            value_raw=_raw(point.value),
-            value_text=format_number(point.value),
+            value=point.value,
             count=point.count,
         )
         for point in points
     ]
     if len(points) > MAX_CHART_POINTS:
         return MetricExplorer(chart=None, rows=rows, too_many=len(points))
-    marks: list[ChartPoint] = chart_points(points, bucket, now=timezone.now())
+    marks: list[ChartPoint] = chart_points(points, bucket, now=timezone.now(), start=start)
     domain = (start or marks[0].start, end or marks[-1].end) if marks else None
     chart = series_chart(
         chart_id="metric-chart",

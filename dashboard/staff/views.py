@@ -13,12 +13,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
-from rest_framework.exceptions import APIException
 
-from dashboard.exceptions import DuplicateUpload, TooManyPoints
+from config.domain import DomainError
+from dashboard.exceptions import TooManyPoints
 from dashboard.models import KPI, Metric
 from dashboard.selectors import kpi_list
-from dashboard.services.uploads import metrics_import
+from dashboard.services.uploads import ImportFailure, metrics_import
 from dashboard.staff import pages
 from dashboard.staff.forms import KPIRangeForm, MetricExplorerForm, MetricImportForm, TimeZoneForm
 
@@ -73,7 +73,7 @@ class KPIDetailView(StaffPage):
                     user=self.request.user, kpi=kpi, tz=query["tz"], start=query["start"], end=query["end"]
                 )
             except TooManyPoints as exc:
-                form.add_error(None, str(exc.detail))
+                form.add_error(None, exc.message)
         return super().get_context_data(
             kpi=kpi, form=form, detail=detail, title=kpi.name, tz=form.data.get("tz"), **kwargs
         )
@@ -90,7 +90,7 @@ class MetricExplorerView(StaffPage):
         defaults = {
             "name": names[0] if names else "",
             "bucket": "day",
-            "agg": "sum",
+            "agg": "avg",  # meaningful for gauges (latency, rates) and flows alike; ?agg= chooses another
             "tz": settings.TIME_ZONE,
             "from": (timezone.localdate() - timedelta(days=EXPLORER_DEFAULT_DAYS - 1)).isoformat(),
         }
@@ -109,7 +109,7 @@ class MetricExplorerView(StaffPage):
                     end=query["end"],
                 )
             except TooManyPoints as exc:
-                form.add_error(None, str(exc.detail))
+                form.add_error(None, exc.message)
         return super().get_context_data(names=names, form=form, explorer=explorer, **kwargs)
 
 
@@ -139,15 +139,17 @@ class MetricImportView(StaffPage):
                     tz=form.cleaned_data["tz"],
                     allow_duplicate=form.cleaned_data["allow_duplicate"],
                 )
-            except DuplicateUpload as exc:
-                form.add_error(
-                    "file",
-                    f"You already imported this file (upload {exc.existing.pk}, {exc.existing.status}). "
-                    "Tick “Import again” to import it anyway.",
-                )
-            except APIException as exc:  # unreadable, unsupported or too large: nothing was recorded
-                form.add_error("file", str(exc.detail))
+            except DomainError as error:  # unreadable, unsupported or too large: nothing was recorded
+                form.add_error("file", error.message)
             else:
-                url = reverse("admin:dashboard_metric_import")
-                return HttpResponseRedirect(f"{url}?{urlencode({'upload': outcome.upload.pk})}")
+                if outcome.failure is ImportFailure.DUPLICATE:
+                    earlier = outcome.duplicate_of
+                    form.add_error(
+                        "file",
+                        f"You already imported this file (upload {earlier.pk}, {earlier.status}). "
+                        "Tick “Import again” to import it anyway.",
+                    )
+                else:  # imported, queued or failed: the outcome page shows which
+                    url = reverse("admin:dashboard_metric_import")
+                    return HttpResponseRedirect(f"{url}?{urlencode({'upload': outcome.upload.pk})}")
         return self.render_to_response(self.get_context_data(form=form))

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import factory
 
 from accounts.tests.factories import UserFactory
-from dashboard.models import KPI, AlertRule, Board, Metric
+from dashboard.models import KPI, AlertRule, Board, Metric, Upload
 
 
 class MetricFactory(factory.django.DjangoModelFactory):
@@ -16,6 +16,18 @@ class MetricFactory(factory.django.DjangoModelFactory):
     value = factory.Sequence(lambda n: float(n))
     timestamp = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC).replace(hour=n % 24))
     owner = factory.SubFactory(UserFactory)
+
+
+class UploadFactory(factory.django.DjangoModelFactory):
+    """An upload record that imported nothing (no stored file); pass ``status`` and counts as a test needs."""
+
+    class Meta:
+        model = Upload
+
+    filename = "metrics.csv"
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    status = Upload.Status.SUCCEEDED
+    created_by = factory.SubFactory(UserFactory)
 
 
 class KPIFactory(factory.django.DjangoModelFactory):

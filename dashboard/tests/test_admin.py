@@ -6,19 +6,11 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from dashboard.models import KPI
-from dashboard.tests.factories import MetricFactory
+from dashboard.tests.factories import KPIFactory, MetricFactory
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/dashboard/metric/"
-
-
-@pytest.fixture
-def staff(user_with_role):
-    def make(*roles):
-        return user_with_role(*roles, is_staff=True)
-
-    return make
 
 
 def test_staff_without_view_all_sees_only_own_metrics(staff, client):
@@ -45,6 +37,19 @@ def test_manager_sees_all_but_changes_only_own(staff, client):
     assert theirs.name == "their-metric"
 
 
+def test_changelists_show_values_in_full_with_thousands_separators(staff, client):
+    manager = staff("manager")
+    MetricFactory(owner=manager, name="big", value=1234567.0)
+    MetricFactory(owner=manager, name="fine", value=1234.5678)
+    KPIFactory(name="Revenue", target=130000.0)
+    client.force_login(manager)
+    page = client.get(CHANGELIST).content.decode()
+    assert 'class="field-display_value">1,234,567</td>' in page
+    assert 'class="field-display_value">1,234.5678</td>' in page
+    kpis = client.get("/admin/dashboard/kpi/").content.decode()
+    assert 'class="field-display_target">130,000</td>' in kpis
+
+
 def test_changelist_queries_do_not_grow_with_rows(staff, client, django_assert_max_num_queries):
     manager = staff("manager")
     client.force_login(manager)
@@ -66,20 +71,23 @@ def test_admin_creates_metric_for_self_and_kpi_with_slug(staff, client):
     )
     assert response.status_code == HTTPStatus.FOUND
     assert manager.metrics.get().name == "admin-made"
-    response = client.post(
-        "/admin/dashboard/kpi/add/",
-        {
-            "name": "Admin KPI",
-            "metric_name": "admin-made",
-            "aggregation": "sum",
-            "period": "month",
-            "direction": "up",
-            "warning_threshold_pct": "10",
-            "description": "",
-            "unit": "",
-            "target": "",
-        },
-    )
+    form = {
+        "name": "Admin KPI",
+        "metric_name": "admin-made",
+        "aggregation": "sum",
+        "period": "month",
+        "direction": "up",
+        "warning_threshold_pct": "10",
+        "description": "",
+        "unit": "",
+        "target": "",
+    }
+    response = client.post("/admin/dashboard/kpi/add/", form)
     assert response.status_code == HTTPStatus.FOUND, response.content.decode()[:2000]
     kpi = KPI.objects.get()
     assert (kpi.slug, kpi.created_by) == ("admin-kpi", manager)
+    # The admin cannot bypass the rule the API keeps: names are unique whatever their case.
+    duplicate = client.post("/admin/dashboard/kpi/add/", {**form, "name": "ADMIN kpi"})
+    assert duplicate.status_code == HTTPStatus.OK
+    assert "A KPI with this name already exists." in duplicate.content.decode()
+    assert KPI.objects.count() == 1

@@ -305,7 +305,7 @@ def test_current_values_match_the_summary(manager, now):
     tz = ZoneInfo("America/New_York")
     values = kpi_current_values(user=manager, kpis=kpis, tz=tz, now=now)
     for row in kpi_summary(user=manager, tz=tz, now=now):
-        assert values[row.kpi.pk] == (row.current_start, row.current), row.kpi
+        assert values[row.kpi.pk] == (row.current.period_start, row.current.value), row.kpi
 
 
 # --- Triggers ---------------------------------------------------------------------------------------------------

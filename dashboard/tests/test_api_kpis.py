@@ -47,6 +47,17 @@ def test_kpi_names_are_unique_and_slugs_stay_unique(manager, client_for):
     assert "name" in duplicate.json()["errors"]
     similar = client.post(URL, {**NEW_KPI, "name": "Monthly: revenue"}, format="json")
     assert similar.json()["slug"] == "monthly-revenue-2"
+    renamed = client.patch(f"{URL}/{similar.json()['id']}", {"name": "MONTHLY revenue"}, format="json")
+    assert renamed.status_code == HTTPStatus.BAD_REQUEST
+    assert renamed.json()["errors"]["name"] == ["A KPI with this name already exists."]
+
+
+def test_kpi_name_uniqueness_is_the_databases_whoever_writes():
+    from django.db import IntegrityError, transaction
+
+    KPIFactory(name="Churn")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        KPIFactory(name="cHURN")
 
 
 @pytest.mark.parametrize(
@@ -156,6 +167,12 @@ def test_summary_current_previous_and_status(user_with_role, client_for):
     assert revenue["current"] == {"period_start": month_start.isoformat(), "value": 95.0}
     assert revenue["previous"] == {"period_start": previous_month.isoformat(), "value": 50.0}
     assert revenue["change_pct"] == pytest.approx(90.0)
+    to_date = revenue["previous_to_date"]
+    assert to_date["period_start"] == previous_month.isoformat()
+    assert to_date["value"] == 50.0  # the previous month's first instant is before any cut
+    assert previous_month < datetime.fromisoformat(to_date["end"]) <= month_start
+    assert revenue["change_to_date_pct"] == pytest.approx(90.0)
+    assert rows["Empty"]["change_to_date_pct"] is None
     assert revenue["progress_pct"] == pytest.approx(95.0)
     assert revenue["status"] == "at_risk"
     assert rows["Empty"]["status"] == "no_data"
@@ -169,7 +186,8 @@ def test_summary_query_count_does_not_grow_with_kpis(manager, client_for, django
     for period in ("day", "week", "month", "quarter", "year"):
         KPIFactory(period=period, aggregation="last")
     client.get(SUMMARY)  # warms the caller's cached access profile (accounts.authz)
-    with django_assert_num_queries(12) as few:
+    # Auth, the KPIs, and per period two queries for its values and two for the previous period to date.
+    with django_assert_num_queries(22) as few:
         client.get(SUMMARY)
     for period in ("day", "week", "month", "quarter", "year"):
         KPIFactory.create_batch(4, period=period, aggregation="avg")

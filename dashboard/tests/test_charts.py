@@ -12,17 +12,17 @@ from dashboard.charts import (
     LARGE,
     SMALL,
     ChartPoint,
-    bucket_end,
+    axis_labels,
     chart_points,
     describe_series,
     format_change,
-    format_compact,
+    format_exact,
     format_number,
     nice_ticks,
-    period_label,
     series_chart,
 )
 from dashboard.selectors import Point
+from dashboard.timeseries import bucket_end, period_label
 
 SVG = "{http://www.w3.org/2000/svg}"
 NBSP = "\u00a0"
@@ -61,11 +61,44 @@ def test_format_number(value, unit, expected):
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
-    [(140_000, "140k"), (15_000, "15k"), (9_999, "9,999"), (2_500_000, "2.5M"), (-12_000, "\u221212k"), (0.5, "0.5")],
+    ("ticks", "expected"),
+    [
+        ([0, 2500, 5000, 7500, 10_000, 12_500], ["0.0k", "2.5k", "5.0k", "7.5k", "10.0k", "12.5k"]),
+        ([0, 5000, 10_000, 15_000], ["0k", "5k", "10k", "15k"]),
+        ([0, 2000, 4000, 6000], ["0", "2,000", "4,000", "6,000"]),
+        ([0, 0.5, 1, 1.5], ["0.0", "0.5", "1.0", "1.5"]),
+        ([0.1, 0.125, 0.15], ["0.100", "0.125", "0.150"]),
+        ([-20_000, 0, 20_000], ["\u221220k", "0k", "20k"]),
+        ([1e6, 2.5e6, 4e6], ["1.0M", "2.5M", "4.0M"]),
+        ([], []),
+    ],
 )
-def test_format_compact(value, expected):
-    assert format_compact(value) == expected
+def test_axis_labels_use_one_format_per_axis(ticks, expected):
+    assert axis_labels(ticks) == expected
+
+
+def test_axis_labels_of_nice_ticks_share_scale_and_decimals():
+    for low, high in [(0, 12_345), (3.2, 4.1), (-0.02, 0.07), (900, 1_100_000)]:
+        labels = axis_labels(nice_ticks(low, high, 5))
+        suffixes = {label.lstrip("\u2212").rstrip("kMBT") != label.lstrip("\u2212") for label in labels}
+        decimals = {len(label.rstrip("kMBT").partition(".")[2]) for label in labels}
+        assert len(suffixes) == 1, labels
+        assert len(decimals) == 1, labels
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1_234_567.0, "1,234,567"),
+        (12.0, "12"),
+        (1234.5678, "1,234.5678"),
+        (0.125, "0.125"),
+        (-1500.25, "\u22121,500.25"),
+        (None, "—"),
+    ],
+)
+def test_format_exact_groups_thousands_without_a_trailing_zero(value, expected):
+    assert format_exact(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -185,6 +218,19 @@ def test_tones_and_the_running_period_are_classes_on_the_marks():
     classes = [mark.get("class") for mark in _points(_parse(chart))]
     assert classes == ["point tone-off_track", "point tone-on_track partial"]
     assert chart.rows[1][0] == "February 2026 (so far)"
+
+
+def test_a_first_period_the_range_starts_inside_is_hollow_like_the_running_one():
+    raw = _months([(1, 1.0), (2, 2.0), (3, 3.0)])
+    points = chart_points(raw, "month", now=datetime(2026, 3, 10, tzinfo=UTC), start=datetime(2026, 1, 15, tzinfo=UTC))
+    assert [(p.partial, p.note) for p in points] == [(True, "from Jan 15"), (False, ""), (True, "so far")]
+    chart = series_chart(chart_id="c", title="t", points=points)
+    marks = _points(_parse(chart))
+    assert [mark.get("class") for mark in marks] == ["point partial", "point", "point partial"]
+    assert not any(mark.get("fill") for mark in marks)  # colours (hollow ones too) are the stylesheet's
+    assert chart.rows[0][0] == "January 2026 (from Jan 15)"
+    aligned = chart_points(raw, "month", start=datetime(2026, 1, 1, tzinfo=UTC))
+    assert not any(p.partial for p in aligned)
 
 
 def test_no_points_draws_a_labelled_empty_chart():

@@ -124,7 +124,7 @@ def test_import_metrics_refuses_a_file_over_the_limit(owner, tmp_path, settings)
     path = write(tmp_path, GOOD_CSV)
     with pytest.raises(CommandError) as excinfo:
         run("import_metrics", str(path), owner=owner.email)
-    assert str(excinfo.value) == f"{path} is larger than the upload limit of 10 bytes (UPLOAD_MAX_BYTES)."
+    assert str(excinfo.value) == f"{path}: The file is larger than the upload limit of 10 bytes (UPLOAD_MAX_BYTES)."
     assert not Upload.objects.exists()
 
 

@@ -136,3 +136,36 @@ def test_demo_users_have_no_mfa_and_the_output_says_how_to_enrol(frozen):
     assert not TOTPDevice.objects.filter(user__email__in=EMAILS).exists()
     assert "two-factor" in output
     assert "/api/v1/users/me/mfa/totp" in output
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 12, 1, 0, 30, tzinfo=UTC),
+        datetime(2026, 12, 2, 10, 0, tzinfo=UTC),
+        datetime(2026, 2, 28, 16, 0, tzinfo=UTC),
+    ],
+    ids=["1st", "2nd", "28th"],
+)
+def test_targets_come_from_full_periods_and_statuses_are_a_sensible_mix_on_any_day(frozen, now):
+    frozen(now)
+    seed()
+    manager = User.objects.get(email="manager@demo.local")
+    rows = {row.kpi.name: row for row in kpi_summary(user=manager, tz=ZoneInfo("UTC"), now=now)}
+    statuses = {row.status for row in rows.values()}
+    assert {"on_track", "off_track", "no_data", "no_target"} <= statuses, statuses
+    for name, row in rows.items():
+        kpi = row.kpi
+        if kpi.target is None or row.previous.value is None:
+            continue
+        # A target is set for a whole period: near what the last full period gave, whatever day it is.
+        assert 0.5 <= kpi.target / row.previous.value <= 2, (name, kpi.target, row.previous.value)
+        if kpi.aggregation in ("count", "sum") and kpi.unit in ("tickets", "users"):
+            assert kpi.target == int(kpi.target), (name, kpi.target)  # whole tickets and users
+        # No "On track" beside a collapse: a higher-is-better KPI on track is not far behind last period to date.
+        if kpi.direction == "up" and row.status == "on_track" and row.change_to_date_pct is not None:
+            assert row.change_to_date_pct > -50, (name, row.change_to_date_pct)
+    # Whole tickets and whole milliseconds, as they are counted and measured.
+    for name in ("support_tickets", "api_latency_ms"):
+        values = Metric.objects.filter(name=name).values_list("value", flat=True)
+        assert all(value == int(value) for value in values), name

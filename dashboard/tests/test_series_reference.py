@@ -499,12 +499,27 @@ def test_kpi_summary_matches_the_reference(zone_name, scenario, specs, sees_all)
                 direction=kpi.direction,
                 warning_pct=kpi.warning_threshold_pct,
             )
+            # To date: the previous period up to as far into it (wall clock) as now is into the current one.
+            elapsed = now.astimezone(zone).replace(tzinfo=None) - current_start.replace(tzinfo=None)
+            cut = (previous_start.replace(tzinfo=None) + elapsed).replace(tzinfo=zone)
+            cut = min(cut, current_start, key=lambda moment: moment.astimezone(UTC))
+            before_cut = [row for row in visible if row.name == kpi.metric_name and row.timestamp < cut]
+            to_date = {
+                point.t: point.value
+                for point in reference_points(before_cut, bucket=kpi.period, agg=kpi.aggregation, zone=zone)
+            }.get(previous_start.isoformat())
+            change_to_date = reference_status(
+                current=current, previous=to_date, target=None, direction=kpi.direction, warning_pct=0
+            )[0]
             actual = summary[kpi.pk]
             context = f"{kpi.period}/{kpi.aggregation} of {kpi.metric_name} in {zone_name} at {now.isoformat()}"
-            assert actual.current_start.isoformat() == current_start.isoformat(), context
-            assert actual.previous_start.isoformat() == previous_start.isoformat(), context
-            assert close(actual.current, current), f"{context}: current {actual.current} != {current}"
-            assert close(actual.previous, previous), f"{context}: previous {actual.previous} != {previous}"
+            assert actual.current.period_start.isoformat() == current_start.isoformat(), context
+            assert actual.previous.period_start.isoformat() == previous_start.isoformat(), context
+            assert close(actual.current.value, current), f"{context}: current {actual.current} != {current}"
+            assert close(actual.previous.value, previous), f"{context}: previous {actual.previous} != {previous}"
+            assert actual.previous_to_date.end.astimezone(UTC) == cut.astimezone(UTC), context
+            assert close(actual.previous_to_date.value, to_date), f"{context}: to date {actual.previous_to_date}"
+            assert close(actual.change_to_date_pct, change_to_date), context
             assert close(actual.change_pct, change), f"{context}: change {actual.change_pct} != {change}"
             assert close(actual.progress_pct, progress), f"{context}: progress {actual.progress_pct} != {progress}"
             assert actual.status == status, context

@@ -1,7 +1,7 @@
 """Staff pages in the admin (Django test client): permissions, visibility, the API's numbers, the import page."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from dashboard.charts import format_number
+from dashboard.charts import format_change, format_number
 from dashboard.models import KPI, Metric, Upload
 from dashboard.staff import pages
 from dashboard.tests.factories import KPIFactory, MetricFactory
@@ -28,14 +28,6 @@ UTC = ZoneInfo("UTC")
 
 def chart_url(kpi) -> str:
     return f"/admin/dashboard/kpi/{kpi.pk}/chart/"
-
-
-@pytest.fixture
-def staff(user_with_role):
-    def make(*roles):
-        return user_with_role(*roles, is_staff=True)
-
-    return make
 
 
 def _in_current_month(offset_months: int = 0):
@@ -156,11 +148,18 @@ def test_overview_cards_show_what_the_api_gives_the_same_user(client, client_for
     assert ("777," in html) is (role == "manager")  # the other user's numbers
 
 
-def test_overview_statuses_and_time_zone(client, data):
+def test_overview_statuses_and_time_zone(client, client_for, data):
     client.force_login(data["analyst"])
     cards = {card.kpi.name: card for card in client.get(OVERVIEW).context["cards"]}
     assert cards["Revenue"].status == "off_track"  # 40 so far against 50, more than 10% short
-    assert cards["Revenue"].change_text == "\u221260%"
+    # While the month runs, the card compares with last month to date (nothing yet by then: no change to show).
+    row = next(row for row in client_for(data["analyst"]).get(SUMMARY_API).json() if row["kpi"]["name"] == "Revenue")
+    whole = datetime.fromisoformat(row["previous_to_date"]["end"]) >= datetime.fromisoformat(
+        row["current"]["period_start"]
+    )
+    shown = row["change_pct"] if whole else row["change_to_date_pct"]
+    assert cards["Revenue"].change == shown
+    assert cards["Revenue"].change_basis == ("vs last month" if whole else "vs last month to date")
     assert cards["Untargeted"].status == "no_target"
     response = client.get(OVERVIEW, {"tz": "Asia/Tokyo"})
     assert response.status_code == HTTPStatus.OK
@@ -169,6 +168,36 @@ def test_overview_statuses_and_time_zone(client, data):
     assert response.status_code == HTTPStatus.OK
     assert response.context["cards"] == []
     assert "errornote" in _html(response)
+
+
+def test_cards_show_the_change_to_date_while_a_period_runs_and_the_full_change_once_the_cut_is_whole(staff):
+    manager = staff("manager")
+    KPIFactory(name="Revenue", metric_name="rev", period="month", target=1000.0, unit="€")
+    KPIFactory(name="Latency", metric_name="ms", aggregation="avg", direction="down", target=200.0, unit="ms")
+    at = lambda *args: datetime(2026, *args, tzinfo=UTC)  # noqa: E731
+    for name, moment, value in [
+        ("rev", at(10, 1, 9), 100.0),
+        ("rev", at(10, 30, 9), 900.0),
+        ("rev", at(11, 1, 9), 80.0),
+        ("rev", at(11, 25, 9), 1200.0),
+        ("rev", at(12, 1, 9), 120.0),
+        ("ms", at(12, 1, 9), 254.0),
+    ]:
+        MetricFactory(owner=manager, name=name, value=value, timestamp=moment)
+
+    cards = {card.kpi.name: card for card in pages.kpi_cards(user=manager, tz=UTC, now=at(12, 2, 10))}
+    revenue = cards["Revenue"]
+    assert (format_change(revenue.change), revenue.change_basis) == ("+50%", "vs last month to date")  # 120 vs 80
+    assert revenue.basis == 80.0
+    assert "up to Nov 2, 10:00" in revenue.change_title
+    assert (revenue.progress_label, revenue.progress_text) == ("Progress", "12%")
+    # Lower is better: 254 ms against at most 200 ms is over budget, not "127% progress".
+    assert (cards["Latency"].progress_label, cards["Latency"].progress_text) == ("Budget", "27% over budget")
+
+    # On the evening of Dec 31 the cut is past November's 30 days: the card compares with all of November, says so.
+    revenue = next(c for c in pages.kpi_cards(user=manager, tz=UTC, now=at(12, 31, 20)) if c.kpi.name == "Revenue")
+    assert (format_change(revenue.change), revenue.change_basis) == ("\u221290.6%", "vs last month")  # 120 vs 1280
+    assert revenue.basis == 1280.0
 
 
 def test_overview_without_kpis_says_so(client, staff):
@@ -187,7 +216,7 @@ def test_kpi_detail_shows_the_series_over_the_chosen_range(client, client_for, d
     start = _in_current_month(-1).date().replace(day=1)
     response = client.get(chart_url(kpi), {"from": start.isoformat(), "tz": "UTC"})
     api = client_for(analyst).get(f"/api/v1/dashboard/kpis/{kpi.pk}/series", {"from": start.isoformat()}).json()
-    assert [row.value_raw for row in response.context["detail"].rows] == [repr(p["value"]) for p in api["points"]]
+    assert [row.value for row in response.context["detail"].rows] == [p["value"] for p in api["points"]]
     assert len(api["points"]) == 2
 
 
@@ -219,7 +248,7 @@ def test_explorer_shows_the_api_series_as_chart_and_table(client, client_for, da
     html = _html(response)
     api = client_for(analyst).get("/api/v1/dashboard/metrics/series", {"name": "revenue", "bucket": "month"}).json()
     rows = response.context["explorer"].rows
-    assert [row.value_raw for row in rows] == [repr(point["value"]) for point in api["points"]]
+    assert [row.value for row in rows] == [point["value"] for point in api["points"]]
     assert [row.count for row in rows] == [point["count"] for point in api["points"]]
     assert _chart_marks(html, "metric-chart") == len(api["points"]) == 3
     assert html.count('<tr><th scope="row">') == 3
@@ -230,7 +259,7 @@ def test_explorer_shows_the_api_series_as_chart_and_table(client, client_for, da
         .get("/api/v1/dashboard/metrics/series", {"name": "revenue", "bucket": "year", "agg": "max"})
         .json()
     )
-    assert [row.value_raw for row in response.context["explorer"].rows] == [repr(p["value"]) for p in api["points"]]
+    assert [row.value for row in response.context["explorer"].rows] == [p["value"] for p in api["points"]]
 
 
 def test_explorer_defaults_to_the_first_visible_name_by_day_over_90_days(client, data):
@@ -240,7 +269,9 @@ def test_explorer_defaults_to_the_first_visible_name_by_day_over_90_days(client,
     assert form.is_valid()
     assert form.query["name"] == "revenue"
     assert form.query["bucket"] == "day"
+    assert form.query["agg"] == "avg"  # not a sum, which means nothing for a gauge such as latency
     assert response.context["explorer"] is not None
+    assert client.get(EXPLORER, {"agg": "sum"}).context["form"].query["agg"] == "sum"  # the URL chooses
 
 
 def test_explorer_offers_only_visible_names(client, data):

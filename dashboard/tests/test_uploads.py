@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from dashboard.models import Metric, Upload
-from dashboard.tests.factories import MetricFactory
+from dashboard.tests.factories import MetricFactory, UploadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -225,12 +225,12 @@ def test_upload_permissions(user_with_role, client_for):
 
 def test_viewer_cannot_delete_own_upload(user_with_role, client_for):
     viewer = user_with_role("viewer")
-    record = Upload.objects.create(filename="a.csv", sha256="0" * 64, status="succeeded", created_by=viewer)
+    record = UploadFactory(created_by=viewer)
     assert client_for(viewer).delete(f"{UPLOADS}/{record.pk}").status_code == HTTPStatus.FORBIDDEN
 
 
 def test_upload_still_processing_cannot_be_deleted(analyst, analyst_client):
-    record = Upload.objects.create(filename="a.csv", sha256="0" * 64, status="processing", created_by=analyst)
+    record = UploadFactory(status="processing", created_by=analyst)
     response = analyst_client.delete(f"{UPLOADS}/{record.pk}")
     assert response.status_code == HTTPStatus.CONFLICT
     assert response.json()["code"] == "conflict"

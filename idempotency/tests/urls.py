@@ -1,9 +1,9 @@
 """The project's URLs plus a probe endpoint decorated with @idempotent, answering the status it is asked for."""
 
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAuthenticatedUser
 from config.routers import api_path
 from config.urls import urlpatterns as project_urlpatterns
 from idempotency.decorators import idempotent
@@ -14,7 +14,7 @@ CALLS: list[str] = []
 class ProbeView(APIView):
     """POST ?status=N answers N with the number of times the handler ran; ?status=raise raises."""
 
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticated]
 
     @idempotent
     def post(self, request):

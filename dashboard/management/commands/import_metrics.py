@@ -8,12 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
-from rest_framework.exceptions import APIException
 
 from accounts.models import User
-from dashboard.exceptions import DuplicateUpload, UploadTooLarge
-from dashboard.models import Upload
-from dashboard.services.uploads import upload_create, upload_process
+from config.domain import DomainError
+from dashboard.services.uploads import ImportFailure, ImportOutcome, metrics_import
 
 SHOWN_ERRORS = 20
 
@@ -71,37 +69,36 @@ class Command(BaseCommand):
             handle = open(file, "rb")  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
+        # Always inline: the operator waits for the outcome, so the CLI never hands the file to a queue.
+        bar = ProgressBar(self.stderr) if progress or self.stderr.isatty() else None
         with handle:
             try:
-                upload = upload_create(
+                outcome = metrics_import(
                     file=File(handle, name=os.path.basename(file)),
                     owner=owner_user,
                     tz=zone,
                     allow_duplicate=allow_duplicate,
+                    progress=bar,
+                    inline=True,
                 )
-            except DuplicateUpload as exc:
-                raise CommandError(
-                    f"{owner_user.email} already has this file as upload {exc.existing.pk} ({exc.existing.status}); "
-                    "pass --allow-duplicate to import it again."
-                ) from None
-            except UploadTooLarge:
-                raise CommandError(
-                    f"{file} is larger than the upload limit of {settings.UPLOAD_MAX_BYTES:,} bytes (UPLOAD_MAX_BYTES)."
-                ) from None
-            except APIException as exc:
-                raise CommandError(f"{file}: {exc.detail}") from None
+            except DomainError as error:  # too large, unreadable or unsupported: nothing was recorded
+                raise CommandError(f"{file}: {error.message}") from None
+            finally:
+                if bar is not None:
+                    bar.close()
 
-        # Always inline: the operator waits for the outcome, so the CLI never hands the file to a queue.
-        bar = ProgressBar(self.stderr) if progress or self.stderr.isatty() else None
-        try:
-            upload = upload_process(upload_id=upload.pk, progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
-
-        if upload.status != Upload.Status.SUCCEEDED:
-            self._report_errors(upload)
-            raise CommandError(f"Upload {upload.pk} failed with {upload.error_count:,} error(s); nothing was imported.")
+        if outcome.failure is ImportFailure.DUPLICATE:
+            earlier = outcome.duplicate_of
+            raise CommandError(
+                f"{owner_user.email} already has this file as upload {earlier.pk} ({earlier.status}); "
+                "pass --allow-duplicate to import it again."
+            )
+        upload = outcome.upload
+        if outcome.failure is not None:
+            self._report_errors(outcome)
+            raise CommandError(
+                f"Upload {upload.pk} failed with {outcome.error_count:,} error(s); nothing was imported."
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Imported {upload.rows_imported:,} rows from {upload.filename} (upload {upload.pk}).")
         )
@@ -118,11 +115,11 @@ class Command(BaseCommand):
         except (ZoneInfoNotFoundError, ValueError):
             raise CommandError(f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin or UTC.") from None
 
-    def _report_errors(self, upload: Upload) -> None:
-        for error in upload.errors[:SHOWN_ERRORS]:
+    def _report_errors(self, outcome: ImportOutcome) -> None:
+        for error in outcome.errors[:SHOWN_ERRORS]:
             where = [f"row {error['row']}"] if error.get("row") is not None else []
             if error.get("column"):
                 where.append(f"column {error['column']}")
             self.stderr.write(f"{', '.join(where)}: {error['message']}" if where else error["message"])
-        if upload.error_count > SHOWN_ERRORS:
-            self.stderr.write(f"... and {upload.error_count - SHOWN_ERRORS:,} more ({upload.error_count:,} in all).")
+        if outcome.error_count > SHOWN_ERRORS:
+            self.stderr.write(f"... and {outcome.error_count - SHOWN_ERRORS:,} more ({outcome.error_count:,} in all).")
