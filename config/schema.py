@@ -12,7 +12,14 @@ ERROR_COMPONENT = {
             "description": "A machine code: invalid, parse_error, invalid_rows, invalid_file, not_authenticated, "
             "token_not_valid, invalid_credentials, permission_denied, registration_closed, not_found, "
             "method_not_allowed, duplicate_upload, user_owns_data, conflict, payload_too_large, "
-            "unsupported_media_type, idempotency_key_reused, idempotency_in_progress, throttled, server_error.",
+            "unsupported_media_type, idempotency_key_reused, idempotency_in_progress, throttled, too_many_points, "
+            "service_unavailable, server_error.",
+        },
+        "missing": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "403 permission_denied: the permissions (app.codename) the caller lacks; empty when the "
+            "refusal is a rule no permission lifts (ownership, no escalation), which the detail explains.",
         },
         "errors": {
             "description": "Validation errors (400 invalid: field -> messages, or list index -> field errors; "

@@ -254,7 +254,7 @@ def _demo_users(*, reset_passwords: bool, missing: list[str]) -> tuple[dict[str,
         if role is None:
             missing.append(role_name)
             continue
-        user = User.objects.filter(email__iexact=email).first()
+        user = User.objects.with_email(email).first()
         password = secrets.token_urlsafe(12)
         if user is None:
             user = user_create(email=email, password=password, full_name=full_name, is_staff=True, roles=[role])
