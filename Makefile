@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run serve test install install-dev lint format migrate superuser
+.PHONY: run serve test fuzz install install-dev lint format migrate superuser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ serve: install
 
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Schemathesis over every operation against gunicorn on a scratch PostgreSQL database (see .ci/schemathesis).
+fuzz: install-dev
+	bash .ci/schemathesis
 
 lint: install-dev
 	$(BIN)/ruff check .

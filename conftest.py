@@ -157,6 +157,21 @@ def client_for():
 
 
 @pytest.fixture
+def request_password_reset(django_capture_on_commit_callbacks):
+    """POST ``auth/password-reset`` as *client*, then wait for the mail the response did not wait for (it is sent
+    after commit, in a thread)."""
+    from accounts.mail import mail_threads_join
+
+    def post(client: APIClient, email: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/api/v1/auth/password-reset", {"email": email}, format="json")
+        mail_threads_join()
+        return response
+
+    return post
+
+
+@pytest.fixture
 def user_client(user, client_for) -> APIClient:
     return client_for(user)
 

@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import (
+            checks,  # noqa: F401  (registers the system checks)
             schema,  # noqa: F401  (registers the OpenAPI auth extension)
             signals,  # noqa: F401  (new authz stamps on role and permission changes)
         )

@@ -18,7 +18,7 @@ class CaseInsensitiveEmailMixin:
 
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"])
-        taken = User.objects.filter(email__iexact=email)
+        taken = User.objects.with_email(email)
         if self.instance.pk is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():

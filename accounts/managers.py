@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import BaseUserManager
 
+from accounts.emails import email_match, email_normalize
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        return email_normalize(email or "")
+
+    def with_email(self, email: str):
+        """The users (at most one) whose address is *email* in any case, as the unique constraint compares them."""
+        return self.filter(email_match(email))
+
     def get_by_natural_key(self, email: str):
         """Case-insensitive lookup, so login and ``createsuperuser`` treat ``A@x.io`` and ``a@x.io`` as one."""
-        return self.get(email__iexact=email)
+        return self.with_email(email).get()
 
     def _create_user(self, email: str, password: str | None, **extra_fields):
         if not email:

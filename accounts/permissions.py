@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from rest_framework import exceptions
 from rest_framework.permissions import BasePermission, DjangoModelPermissions, IsAuthenticated
 from rest_framework_simplejwt.tokens import Token
 
 from accounts.api_keys import bearer_api_key
 
 
+class MissingPermissions(exceptions.PermissionDenied):
+    """403 ``permission_denied`` naming the permissions (``app.codename``) the caller lacks, as ``missing``."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(f"You do not have the permission this needs: {', '.join(missing)}.")
+        self.extra = {"missing": missing}
+
+
+def check_permissions(user, perms: Iterable[str]) -> bool:
+    """Whether *user* holds every one of *perms*. An authenticated user who lacks some gets MissingPermissions naming
+    them; an anonymous one gets False (so DRF answers 401, not 403)."""
+    perms = list(perms)
+    if not (user and user.is_authenticated):
+        return False
+    if user.has_perms(perms):
+        return True
+    raise MissingPermissions([perm for perm in perms if not user.has_perm(perm)])
+
+
 class ModelPermissions(DjangoModelPermissions):
-    """DRF's model permissions, except that reading also needs ``view_<model>`` (DRF asks nothing for GET)."""
+    """DRF's model permissions, except that reading also needs ``view_<model>`` (DRF asks nothing for GET); a refusal
+    names the missing permissions."""
 
     perms_map = {
         **DjangoModelPermissions.perms_map,
@@ -17,6 +40,15 @@ class ModelPermissions(DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_permission(self, request, view) -> bool:
+        if super().has_permission(request, view):
+            return True
+        if not (request.user and request.user.is_authenticated):
+            return False  # 401, and no queryset built for an anonymous caller
+        return check_permissions(
+            request.user, self.get_required_permissions(request.method, self._queryset(view).model)
+        )
 
 
 class RefusesApiKeys(BasePermission):
@@ -44,8 +76,7 @@ def require_permissions(*perms: str) -> type[BasePermission]:
         required = perms
 
         def has_permission(self, request, view) -> bool:
-            user = request.user
-            return bool(user and user.is_authenticated and user.has_perms(perms))
+            return check_permissions(request.user, perms)
 
     HasPermissions.__name__ = "Requires_" + "_".join(p.replace(".", "_") for p in perms)
     return HasPermissions

@@ -4,11 +4,13 @@ the transaction of the change (``accounts.authz``): the next request, in any pro
 Covered: roles of a user (both sides of ``User.groups``), permissions of a role (both sides of
 ``Group.permissions``), direct permissions (both sides of ``User.user_permissions``), a role renamed or deleted, a
 permission created, renamed or deleted (superusers hold them all), a content type changed, an MFA device saved or
-deleted. ``is_active``, ``is_superuser`` and ``token_version`` need no signal: they are part of the cache key.
+deleted, and any ``migrate`` that ran migrations (data migrations change roles out of these signals' sight).
+``is_active``, ``is_superuser`` and ``token_version`` need no signal: they are part of the cache key.
 """
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, transaction
@@ -80,12 +82,15 @@ def _content_type_changed(sender, instance, **kwargs) -> None:
 
 
 @receiver(post_migrate, dispatch_uid="accounts.authz.migrated")
-def _migrated(sender, using="default", **kwargs) -> None:
-    # Migrations create permissions with bulk_create (no post_save): superusers hold every permission. Skipped when
-    # the schema is migrated back below the column.
+def _migrated(sender, using="default", plan=None, **kwargs) -> None:
+    """Data migrations grant permissions to roles through historical models (no receiver above hears them) and
+    ``migrate`` creates permissions with bulk_create (no post_save): once the last app has been migrated, every user
+    gets a new stamp. Skipped when nothing was migrated, and when the schema is migrated back below the column."""
+    if plan == [] or sender is not [app for app in apps.get_app_configs() if app.models_module is not None][-1]:
+        return
     try:
         with transaction.atomic(using=using):
-            authz_bump(User.objects.using(using).filter(is_superuser=True))
+            User.objects.using(using).update(authz_version=authz_stamp())
     except DatabaseError:
         pass
 

@@ -1,4 +1,4 @@
-"""Throttles for the auth endpoints: per client address and per account, counted in the shared cache."""
+"""Throttles: the auth endpoints per client address and per account, uploads per user; in the shared cache."""
 
 from __future__ import annotations
 
@@ -67,8 +67,20 @@ class AccountThrottle(_ScopedThrottle):
         account = view.throttle_account(request)
         if not account:
             return None
-        digest = hashlib.sha256(str(account).strip().lower().encode()).hexdigest()[:40]
+        digest = hashlib.sha256(str(account).encode()).hexdigest()[:40]
         return self.cache_format % {"scope": self.scope, "ident": "acct:" + digest}
+
+
+class UserThrottle(_ScopedThrottle):
+    """Counts per authenticated user (an API key counts for its owner): ``THROTTLE_UPLOAD`` on ``dashboard/upload``."""
+
+    kind = "user"
+
+    def get_cache_key(self, request, view) -> str | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": f"user:{user.pk}"}
 
 
 # INCR, and on the window's first request EXPIRE, atomically in one round trip (no counter is ever left without

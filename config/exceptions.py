@@ -48,6 +48,7 @@ STATUS_BY_CODE = {
     "duplicate_upload": status.HTTP_409_CONFLICT,
     "payload_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "unsupported_media_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "too_many_points": status.HTTP_400_BAD_REQUEST,
 }
 
 
@@ -162,7 +163,7 @@ def _convert(exc: Exception) -> Exception:
     if isinstance(exc, RequestDataTooBig):
         return ApiError("payload_too_large", "Request body too large.")
     if isinstance(exc, DomainError):
-        return ApiError.from_domain(exc)
+        return ApiError.from_domain(exc, **getattr(exc, "extra", {}))
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(as_serializer_error(exc))
     return exc
@@ -211,6 +212,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
     payload = {"detail": str(detail), "code": code}
     payload.update(getattr(exc, "extra", {}) or {})
+    if code == "permission_denied":
+        # What the caller lacks: permissions (``app.codename``), or nothing a permission grants (an ownership or
+        # no-escalation rule, an API key on a login-only route), which the detail explains.
+        payload.setdefault("missing", [])
     response.data = payload
     if isinstance(exc, ServiceUnavailable):
         response._has_been_logged = True

@@ -16,7 +16,7 @@ class SkipLimitPagination(LimitOffsetPagination):
 
     def _read(self, request, param: str, default: int, minimum: int) -> int:
         raw = request.query_params.get(param)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             value = int(raw)
@@ -25,6 +25,13 @@ class SkipLimitPagination(LimitOffsetPagination):
         if value < minimum:
             raise ValidationError({param: [f"Ensure this value is greater than or equal to {minimum}."]})
         return value
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        minimum = {self.limit_query_param: 1, self.offset_query_param: 0}
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = minimum[parameter["name"]]
+        return parameters
 
     def get_limit(self, request) -> int:
         return min(self._read(request, self.limit_query_param, self.default_limit, 1), self.max_limit)

@@ -12,7 +12,14 @@ ERROR_COMPONENT = {
             "description": "A machine code: invalid, parse_error, invalid_rows, invalid_file, not_authenticated, "
             "token_not_valid, invalid_credentials, permission_denied, registration_closed, not_found, "
             "method_not_allowed, duplicate_upload, user_owns_data, conflict, payload_too_large, "
-            "unsupported_media_type, idempotency_key_reused, idempotency_in_progress, throttled, server_error.",
+            "unsupported_media_type, idempotency_key_reused, idempotency_in_progress, throttled, too_many_points, "
+            "service_unavailable, server_error.",
+        },
+        "missing": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "403 permission_denied: the permissions (app.codename) the caller lacks; empty when the "
+            "refusal is a rule no permission lifts (ownership, no escalation), which the detail explains.",
         },
         "errors": {
             "description": "Validation errors (400 invalid: field -> messages, or list index -> field errors; "
@@ -175,10 +182,28 @@ SUMMARIES = {
     ("get", "dashboard/alerts/{id}/events"): "An alert rule's events and deliveries",
     ("post", "dashboard/alerts/{id}/rotate-secret"): "Replace an alert rule's webhook secret",
     ("post", "dashboard/alerts/{id}/test"): "Send a test notification",
+    ("get", "dashboard/boards"): "List the boards the caller owns or that are shared with its roles",
+    ("post", "dashboard/boards"): "Create a board",
+    ("get", "dashboard/boards/{id}"): "One board",
+    ("put", "dashboard/boards/{id}"): "Replace one of the caller's boards",
+    ("patch", "dashboard/boards/{id}"): "Change one of the caller's boards",
+    ("delete", "dashboard/boards/{id}"): "Delete one of the caller's boards",
+    ("get", "dashboard/boards/{id}/data"): "Every panel's data, in one call",
+    ("get", "dashboard/boards/{id}/export"): "A board as JSON, KPIs by slug",
+    ("post", "dashboard/boards/import"): "Create a board from an export",
 }
 
 # Operations whose behaviour the schema alone does not tell (the guide, /api/guide/, says more).
 DESCRIPTIONS = {
+    ("get", "dashboard/boards/{id}/data"): (
+        "Per panel, what its endpoint gives the caller (its own visibility): a `kpi` panel has `summary` (its row of "
+        "`summary`) and `series` (`kpis/{id}/series` over the panel's range), a `series` panel `series` "
+        "(`metrics/series`), a `summary` panel `summary` (every row). Relative ranges are resolved in `tz` now."
+    ),
+    ("post", "dashboard/boards/import"): (
+        "The JSON of `boards/{id}/export`; a new board of the caller's. KPIs are matched by slug: unknown ones are a "
+        "400 naming them in `errors.panels`."
+    ),
     ("get", "dashboard/summary"): (
         "Per KPI: the current period (containing now in `tz`), the previous one, and the previous one *to date*, cut "
         "as far into it as now is into the current one, so a period that has just begun is not read as a collapse. "

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "config.apps.ProjectConfig",
     "accounts",
     "dashboard",
     "idempotency",
@@ -149,6 +150,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
 UPLOAD_ASYNC_MIN_BYTES = env.int("UPLOAD_ASYNC_MIN_BYTES", default=5 * 1024 * 1024)
 UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=30)
+# The most buckets a series (metrics/series, kpis/{id}/series) may span; a wider range is a 400 too_many_points.
+SERIES_MAX_POINTS = env.int("SERIES_MAX_POINTS", default=10_000)
 
 # Caches shared by every server process (throttle counters): Redis when configured, else files on disk.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -228,9 +231,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "config.parsers.JSONParser",
+        "config.parsers.FormParser",
+        "config.parsers.MultiPartParser",
     ],
     "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
@@ -239,6 +242,7 @@ REST_FRAMEWORK = {
         "refresh": env.str("THROTTLE_REFRESH", default="30/min"),
         "password": env.str("THROTTLE_PASSWORD", default="5/min"),
         "api_key": env.str("THROTTLE_API_KEY", default="6000/min"),
+        "upload": env.str("THROTTLE_UPLOAD", default="60/hour"),
     },
 }
 

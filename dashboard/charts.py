@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.utils.html import format_html
+from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.timeseries import bucket_end, period_label
 
+SVG_TEMPLATE = "admin/dashboard/staff/_svg_chart.html"
 PREFIX_UNITS = frozenset({"$", "€", "£", "¥"})
 NBSP = "\u00a0"
 MINUS = "\u2212"
@@ -301,6 +302,105 @@ def describe_series(
     return text
 
 
+@dataclass(frozen=True)
+class Mark:
+    """One period's circle: where it is drawn and what its tooltip says."""
+
+    cx: str
+    cy: str
+    r: str
+    classes: str
+    value: float
+    tooltip: str
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where everything of a chart goes, in SVG coordinates (two decimals at most); the template draws it."""
+
+    chart_id: str
+    size_class: str
+    width: int
+    height: int
+    font: int
+    points: int
+    left: int
+    right: int
+    y_ticks: list[tuple[str, str]] = field(default_factory=list)  # (y, label)
+    label_x: int = 0
+    x_labels: list[tuple[str, str]] = field(default_factory=list)  # (x, label)
+    x_label_y: int = 0
+    band: tuple[str, str, int] | None = None  # (y, height, width)
+    target: tuple[str, str] | None = None  # (y, "Target …")
+    target_label_y: str = ""
+    path: str = ""
+    marks: list[Mark] = field(default_factory=list)
+    empty: tuple[str, str, int] | None = None  # (x, y, font size) of "No data"
+
+
+def _geometry(
+    *,
+    chart_id: str,
+    points: list[ChartPoint],
+    domain: tuple[datetime, datetime] | None,
+    unit: str,
+    target: float | None,
+    band: tuple[float, float] | None,
+    size: ChartSize,
+) -> Geometry:
+    right = size.width - size.right
+    base = {
+        "chart_id": chart_id,
+        "size_class": "large" if size is LARGE else "small",
+        "width": size.width,
+        "height": size.height,
+        "font": size.font,
+        "points": len(points),
+        "left": size.left,
+        "right": right,
+    }
+    if not points:
+        return Geometry(**base, empty=(_n(size.width / 2), _n(size.height / 2), size.font + 2))
+    extremes = [p.value for p in points]
+    if target is not None:
+        extremes.append(target)
+    if band is not None:
+        extremes.extend(band)
+    ticks = nice_ticks(min(extremes), max(extremes), size.y_ticks)
+    x, y = _x_scale(points, domain, size), _y_scale(ticks, size)
+    band_box = None
+    if band is not None:
+        low, high = sorted(band)
+        band_box = (_n(y(high)), _n(y(low) - y(high)), right - size.left)
+    target_line = None
+    if target is not None:
+        target_line = (_n(y(target)), f"Target {format_number(target, unit)}")
+    radius = _n(_radius(len(points), size))
+    marks = [
+        Mark(
+            cx=_n(x(point)),
+            cy=_n(y(point.value)),
+            r=radius,
+            classes="point" + (f" tone-{point.tone}" if point.tone else "") + (" partial" if point.partial else ""),
+            value=point.value,
+            tooltip=f"{point.label}{f' ({point.note})' if point.note else ''}: {format_number(point.value, unit)}",
+        )
+        for point in points
+    ]
+    return Geometry(
+        **base,
+        y_ticks=[(_n(y(tick)), label) for tick, label in zip(ticks, axis_labels(ticks), strict=True)],
+        label_x=size.left - 6,
+        x_labels=[(_n(label_x), text) for label_x, text in _x_labels(points, x, size)],
+        x_label_y=size.height - size.bottom + size.font + 6,
+        band=band_box,
+        target=target_line,
+        target_label_y=_n(y(target) - 5) if target is not None and size.target_label else "",
+        path=_line_path(points, x, y),
+        marks=marks,
+    )
+
+
 def series_chart(
     *,
     chart_id: str,
@@ -317,140 +417,20 @@ def series_chart(
     """Draw *points* over *domain* (default: the points' own span) as an accessible SVG line chart.
 
     *target* is drawn as a dashed line, *band* (e.g. the KPI's at-risk margin) as a light stripe; both are kept inside
-    the vertical scale. Consecutive periods are joined; a missing period breaks the line.
+    the vertical scale. Consecutive periods are joined; a missing period breaks the line. The geometry is computed
+    here; the markup is the template ``admin/dashboard/staff/_svg_chart.html``.
     """
     points = list(points)
     description = description or describe_series(points, unit=unit, target=target, what=what)
-    title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
-    parts = [
-        format_html(
-            '<svg xmlns="http://www.w3.org/2000/svg" id="{}" class="chart chart-{}" viewBox="0 0 {} {}" '
-            'role="img" aria-labelledby="{} {}" data-points="{}" preserveAspectRatio="xMidYMid meet">',
-            chart_id,
-            "large" if size is LARGE else "small",
-            size.width,
-            size.height,
-            title_id,
-            desc_id,
-            len(points),
-        ),
-        format_html('<title id="{}">{}</title><desc id="{}">{}</desc>', title_id, title, desc_id, description),
-    ]
-    if not points:
-        parts.append(
-            format_html(
-                '<text class="chart-empty" x="{}" y="{}" text-anchor="middle" font-size="{}">No data</text>',
-                _n(size.width / 2),
-                _n(size.height / 2),
-                size.font + 2,
-            )
-        )
-        parts.append(mark_safe("</svg>"))
-        return Chart(chart_id=chart_id, title=title, description=description, svg=_join(parts))
-
-    extremes = [p.value for p in points]
-    if target is not None:
-        extremes.append(target)
-    if band is not None:
-        extremes.extend(band)
-    ticks = nice_ticks(min(extremes), max(extremes), size.y_ticks)
-    x, y = _x_scale(points, domain, size), _y_scale(ticks, size)
-    right = size.width - size.right
-
-    parts.append(mark_safe('<g class="grid" aria-hidden="true">'))
-    for tick, tick_label in zip(ticks, axis_labels(ticks), strict=True):
-        parts.append(
-            format_html(
-                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke-width="1"/>'
-                '<text class="tick-label" x="{}" y="{}" text-anchor="end" dominant-baseline="middle" '
-                'font-size="{}">{}</text>',
-                size.left,
-                _n(y(tick)),
-                right,
-                _n(y(tick)),
-                size.left - 6,
-                _n(y(tick)),
-                size.font,
-                tick_label,
-            )
-        )
-    for label_x, text in _x_labels(points, x, size):
-        parts.append(
-            format_html(
-                '<text class="tick-label" x="{}" y="{}" text-anchor="middle" font-size="{}">{}</text>',
-                _n(label_x),
-                size.height - size.bottom + size.font + 6,
-                size.font,
-                text,
-            )
-        )
-    parts.append(mark_safe("</g>"))
-
-    if band is not None:
-        low, high = sorted(band)
-        parts.append(
-            format_html(
-                '<rect class="target-band" x="{}" y="{}" width="{}" height="{}" fill-opacity="0.08"/>',
-                size.left,
-                _n(y(high)),
-                right - size.left,
-                _n(y(low) - y(high)),
-            )
-        )
-    if target is not None:
-        target_text = f"Target {format_number(target, unit)}"
-        parts.append(
-            format_html(
-                '<line class="target" x1="{}" y1="{}" x2="{}" y2="{}" stroke-width="1.5" '
-                'stroke-dasharray="6 4"><title>{}</title></line>',
-                size.left,
-                _n(y(target)),
-                right,
-                _n(y(target)),
-                target_text,
-            )
-        )
-        if size.target_label:
-            parts.append(
-                format_html(
-                    '<text class="target-label" x="{}" y="{}" font-size="{}">{}</text>',
-                    size.left + 6,
-                    _n(y(target) - 5),
-                    size.font,
-                    target_text,
-                )
-            )
-
-    parts.append(
-        format_html(
-            '<path class="series-line" d="{}" fill="none" stroke-width="2" stroke-linejoin="round" '
-            'stroke-linecap="round"/>',
-            _line_path(points, x, y),
-        )
+    geometry = _geometry(
+        chart_id=chart_id, points=points, domain=domain, unit=unit, target=target, band=band, size=size
     )
-    radius = _radius(len(points), size)
-    parts.append(mark_safe('<g class="points">'))
-    for point in points:
-        classes = "point" + (f" tone-{point.tone}" if point.tone else "") + (" partial" if point.partial else "")
-        parts.append(
-            format_html(
-                '<circle class="{}" cx="{}" cy="{}" r="{}" stroke-width="1.5" data-value="{}">'
-                "<title>{}{}: {}</title></circle>",
-                classes,
-                _n(x(point)),
-                _n(y(point.value)),
-                _n(radius),
-                repr(point.value),
-                point.label,
-                f" ({point.note})" if point.note else "",
-                format_number(point.value, unit),
-            )
-        )
-    parts.append(mark_safe("</g></svg>"))
+    svg = render_to_string(SVG_TEMPLATE, {"chart": geometry, "title": title, "description": description})
     rows = [
         (point.label + (f" ({point.note})" if point.note else ""), format_number(point.value, unit)) for point in points
     ]
-    return Chart(chart_id=chart_id, title=title, description=description, svg=_join(parts), rows=rows)
+    # The template escapes every value it is given.
+    return Chart(chart_id=chart_id, title=title, description=description, svg=mark_safe(svg.strip()), rows=rows)  # noqa: S308
 
 
 def _radius(count: int, size: ChartSize) -> float:
@@ -466,8 +446,3 @@ def _line_path(points: Sequence[ChartPoint], x, y) -> str:
         commands.append(f"{'L' if joined else 'M'}{_n(x(point))} {_n(y(point.value))}")
         previous = point
     return " ".join(commands)
-
-
-def _join(parts: Sequence[str]) -> SafeString:
-    # Every part is already escaped (format_html) or a constant.
-    return mark_safe("".join(parts))  # noqa: S308

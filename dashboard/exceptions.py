@@ -34,3 +34,21 @@ class DuplicateUpload(DomainError):
     def __init__(self, existing):
         super().__init__()
         self.existing = existing
+
+
+class TooManyPoints(DomainError):
+    """A series whose range holds more buckets than ``SERIES_MAX_POINTS``; names the finest bucket that fits.
+
+    ``extra`` (bucket, points, max_points, finest_bucket) goes into the API's error body beside the message."""
+
+    code = "too_many_points"
+
+    def __init__(self, *, bucket: str, points: int, max_points: int, finest_fitting: str | None):
+        if finest_fitting is None:
+            advice = "no bucket fits; narrow the range with 'from' and 'to'."
+        else:
+            advice = f"the finest bucket that fits is '{finest_fitting}' (or narrow the range with 'from' and 'to')."
+        super().__init__(
+            f"The range holds {points:,} '{bucket}' buckets, more than the limit of {max_points:,}; {advice}"
+        )
+        self.extra = {"bucket": bucket, "points": points, "max_points": max_points, "finest_bucket": finest_fitting}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Avg, BigIntegerField, Count, F, Max, Min, Prefetch, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -14,6 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from config.db_routers import read_alias, replica_reads
 from dashboard import rollup
+from dashboard.exceptions import TooManyPoints
 from dashboard.models import (
     KPI,
     AlertDelivery,
@@ -27,8 +30,10 @@ from dashboard.models import (
     Upload,
 )
 from dashboard.timeseries import (
+    BUCKETS,
     TRUNC_BY_BUCKET,
     bucket_start,
+    buckets_spanned,
     in_zone,
     parse_local_datetime,
     period_shift,
@@ -289,10 +294,39 @@ def bucket_points(metrics: QuerySet[Metric], *, bucket: str, agg: str, tz: ZoneI
     return [Point(t=t.astimezone(tz), value=float(value), count=count) for t, value, count in rows]
 
 
+# No range of years fits more buckets than this, so a yearly series needs no look at the data's extent.
+YEARS_REPRESENTABLE = 9999
+
+
+def series_size_check(
+    *, user: User, name: str, bucket: str, tz: ZoneInfo, start: datetime | None, end: datetime | None
+) -> None:
+    """Raise TooManyPoints when ``[start, end)`` holds more *bucket* periods than ``SERIES_MAX_POINTS``, before any
+    series query. An open end is the visible data's first or last timestamp of *name* (read from the totals)."""
+    limit = settings.SERIES_MAX_POINTS
+    if bucket == "year" and limit >= YEARS_REPRESENTABLE:
+        return
+    first, last = start, (end - timedelta(microseconds=1) if end is not None else None)
+    if first is None or last is None:
+        totals = _filter_cells(_visible(MetricTotal.objects.all(), user), MetricFilters(name=name))
+        extent = totals.aggregate(first=Min("first_timestamp"), last=Max("last_timestamp"))
+        if extent["first"] is None:
+            return
+        first = first or extent["first"]
+        last = last or extent["last"]
+    points = buckets_spanned(first, last, bucket, tz)
+    if points <= limit:
+        return
+    finest = next((b for b in BUCKETS if buckets_spanned(first, last, b, tz) <= limit), None)
+    raise TooManyPoints(bucket=bucket, points=points, max_points=limit, finest_fitting=finest)
+
+
 @replica_reads
 def metric_series(
     *, user: User, name: str, bucket: str, agg: str, tz: ZoneInfo, start: datetime | None, end: datetime | None
 ) -> list[Point]:
+    """The series of *name* (see the API); TooManyPoints when the range holds more than ``SERIES_MAX_POINTS``."""
+    series_size_check(user=user, name=name, bucket=bucket, tz=tz, start=start, end=end)
     return _composed_points(user, MetricFilters(name=name, start=start, end=end), bucket=bucket, agg=agg, tz=tz)
 
 
@@ -313,6 +347,7 @@ def kpi_default_range(*, kpi: KPI, tz: ZoneInfo, now: datetime | None = None) ->
 def kpi_series(*, user: User, kpi: KPI, tz: ZoneInfo, start: datetime | None, end: datetime | None) -> list[Point]:
     if start is None and end is None:
         start, end = kpi_default_range(kpi=kpi, tz=tz)
+    series_size_check(user=user, name=kpi.metric_name, bucket=kpi.period, tz=tz, start=start, end=end)
     filters = MetricFilters(name=kpi.metric_name, start=start, end=end)
     return _composed_points(user, filters, bucket=kpi.period, agg=kpi.aggregation, tz=tz)
 
@@ -357,7 +392,12 @@ def change_pct(current: float | None, previous: float | None) -> float | None:
     """(current - previous) / |previous| * 100; None when either is missing or previous is 0."""
     if current is None or previous is None or previous == 0:
         return None
-    return (current - previous) / abs(previous) * 100
+    return finite_or_none((current - previous) / abs(previous) * 100)
+
+
+def finite_or_none(value: float) -> float | None:
+    """*value*, or None when it overflowed a float (a ratio of values near the float range): JSON has no infinity."""
+    return value if math.isfinite(value) else None
 
 
 def kpi_status(*, kpi: KPI, current: float | None, previous: float | None) -> tuple[float | None, float | None, str]:
@@ -365,7 +405,7 @@ def kpi_status(*, kpi: KPI, current: float | None, previous: float | None) -> tu
     change = change_pct(current, previous)
     progress = None
     if current is not None and kpi.target is not None and kpi.target != 0:
-        progress = current / kpi.target * 100
+        progress = finite_or_none(current / kpi.target * 100)
     if current is None:
         return change, progress, KPI.Status.NO_DATA
     band = kpi.warning_band()

@@ -68,6 +68,28 @@ def period_shift(start: datetime, period: str, steps: int) -> datetime:
     return shifted.replace(tzinfo=tz, fold=0)
 
 
+def buckets_spanned(first: datetime, last: datetime, bucket: str, tz: ZoneInfo) -> int:
+    """How many wall-clock *bucket* periods in *tz* run from the one holding *first* to the one holding *last*.
+
+    Counted on the wall clock, so a repeated hour (clocks going back) is one bucket, as in the series; a skipped
+    hour (clocks going forward) is counted although it never holds data (an upper bound by at most a few).
+    """
+    a = bucket_start(first, bucket, tz).replace(tzinfo=None)
+    b = bucket_start(last, bucket, tz).replace(tzinfo=None)
+    if b < a:
+        return 0
+    months = (b.year * 12 + b.month) - (a.year * 12 + a.month)
+    spans = {
+        "hour": lambda: int((b - a).total_seconds() // 3600),
+        "day": lambda: (b - a).days,
+        "week": lambda: (b - a).days // 7,
+        "month": lambda: months,
+        "quarter": lambda: months // 3,
+        "year": lambda: b.year - a.year,
+    }
+    return spans[bucket]() + 1
+
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MONTH_NAMES = (
     "January",
@@ -158,5 +180,6 @@ def parse_local_datetime(text: str) -> datetime | None:
 
 
 def in_zone(moment: datetime, tz: ZoneInfo) -> datetime:
-    """*moment* if aware, else its wall-clock time read in *tz* (the first occurrence of a repeated hour)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz, fold=0)
+    """*moment* if aware, else its wall-clock time read in *tz* (the first occurrence of a repeated hour), in UTC:
+    Python takes UTC offsets up to ±23:59, PostgreSQL only ±15:59, so nothing but UTC reaches SQL."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=tz, fold=0)).astimezone(UTC)

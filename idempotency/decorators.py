@@ -63,8 +63,15 @@ def _body_digest(request: Request) -> str:
     """
     data = request.data
     if hasattr(data, "lists"):  # a QueryDict (form or multipart)
+        items = data.lists()
+    elif isinstance(data, dict) and any(isinstance(value, UploadedFile) for value in data.values()):
+        # The project's form parsers give plain dicts (config.parsers.form_fields), files included.
+        items = [(name, value if isinstance(value, list) else [value]) for name, value in data.items()]
+    else:
+        items = None
+    if items is not None:
         fields = []
-        for name, values in sorted(data.lists()):
+        for name, values in sorted(items):
             for value in values:
                 if isinstance(value, UploadedFile):
                     fields.append([name, "file", value.name, value.size, _file_digest(value)])

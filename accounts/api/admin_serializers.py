@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, Permission
 from rest_framework import serializers
 
+from accounts.api.serializers import new_password_field
 from accounts.selectors import (
     permission_code,
     permissions_by_codes,
@@ -20,7 +21,7 @@ class AdminUserInputSerializer(serializers.Serializer):
     """
 
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+    password = new_password_field()
     full_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)
     is_staff = serializers.BooleanField(required=False, help_text="Superusers only; anyone else sending it gets 403.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS
@@ -19,7 +19,12 @@ from accounts.api.admin_serializers import (
     RoleOutputSerializer,
 )
 from accounts.api.serializers import UserOutputSerializer
-from accounts.permissions import VisibleObjectModelPermissions, is_detail_route, require_permissions
+from accounts.permissions import (
+    VisibleObjectModelPermissions,
+    check_permissions,
+    is_detail_route,
+    require_permissions,
+)
 from accounts.selectors import (
     permissions_list,
     roles_list,
@@ -31,6 +36,7 @@ from accounts.selectors import (
 from accounts.services.mfa import mfa_reset
 from accounts.services.roles import role_create, role_delete, role_update
 from accounts.services.users import user_create, user_delete, user_update
+from config.query import plain_data
 
 # No PUT: every change is a PATCH.
 ALLOWED_METHODS = ["get", "post", "patch", "delete", "head", "options"]
@@ -67,8 +73,7 @@ class MfaResetPermissions(VisibleObjectModelPermissions):
     (a non-superuser resets only ordinary users' MFA)."""
 
     def has_object_permission(self, request, view, obj) -> bool:
-        if not request.user.has_perm("accounts.change_user"):
-            return False
+        check_permissions(request.user, ["accounts.change_user"])
         rbac.check_user_change(actor=request.user, target=obj)
         return True
 
@@ -91,6 +96,14 @@ class RolePermissions(VisibleObjectModelPermissions):
         return True
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            409: OpenApiResponse(description="user_owns_data: the user owns data; deactivate the account instead."),
+        }
+    )
+)
 class AdminUserViewSet(viewsets.ModelViewSet):
     permission_classes = [AdminUserPermissions]
     serializer_class = UserOutputSerializer
@@ -101,10 +114,7 @@ class AdminUserViewSet(viewsets.ModelViewSet):
 
     @extend_schema(parameters=[AdminUserFilterSerializer])
     def list(self, request: Request, *args, **kwargs) -> Response:
-        # An empty parameter (?role=) means "no filter"; a plain dict, since DRF reads a missing boolean in a
-        # QueryDict as false.
-        params = {key: value for key, value in request.query_params.items() if value != ""}
-        filters = AdminUserFilterSerializer(data=params)
+        filters = AdminUserFilterSerializer(data=plain_data(request.query_params))
         filters.is_valid(raise_exception=True)
         page = users_with_role_names(self.paginate_queryset(users_list(**filters.validated_data)))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

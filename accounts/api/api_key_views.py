@@ -17,6 +17,7 @@ from accounts.api.api_key_serializers import (
 from accounts.permissions import IsAuthenticatedWithJWT, VisibleObjectModelPermissions
 from accounts.selectors import api_keys_list, api_keys_of, api_keys_visible_to
 from accounts.services.api_keys import api_key_create, api_key_revoke
+from config.query import plain_data
 
 
 class MeApiKeyViewSet(
@@ -65,9 +66,7 @@ class AdminApiKeyViewSet(
 
     @extend_schema(parameters=[AdminApiKeyFilterSerializer])
     def list(self, request: Request) -> Response:
-        # A plain dict: DRF reads a missing boolean in a QueryDict as false. An empty value means no filter.
-        params = {key: value for key, value in request.query_params.items() if value != ""}
-        filters = AdminApiKeyFilterSerializer(data=params)
+        filters = AdminApiKeyFilterSerializer(data=plain_data(request.query_params))
         filters.is_valid(raise_exception=True)
         keys = api_keys_list(user_id=filters.validated_data.get("user"), active=filters.validated_data.get("active"))
         page = self.paginate_queryset(keys)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MinLengthValidator
 from rest_framework import serializers
 
 from accounts.models import User
@@ -52,10 +54,40 @@ class MeOutputSerializer(UserOutputSerializer):
         return user_mfa_enabled(user=user)
 
 
-def _password_field() -> serializers.CharField:
+def _password_field(**kwargs) -> serializers.CharField:
     return serializers.CharField(
-        trim_whitespace=False, max_length=4096, write_only=True, style={"input_type": "password"}
+        trim_whitespace=False, max_length=4096, write_only=True, style={"input_type": "password"}, **kwargs
     )
+
+
+class _StatedMinLength(MinLengthValidator):
+    """A minimum length the schema states but this field does not enforce (the password service does)."""
+
+    def __call__(self, value) -> None:
+        return None
+
+
+class NewPasswordField(serializers.CharField):
+    """A password being set: the schema states the policy (``AUTH_PASSWORD_VALIDATORS``); the service applies it,
+    together with the other fields' checks, so a short password is reported along with, say, a taken email."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_length", settings.PASSWORD_MIN_LENGTH)
+        kwargs.setdefault(
+            "help_text",
+            f"At least {kwargs['min_length']} characters, not a common password, not all digits, "
+            "not too similar to the email or name.",
+        )
+        super().__init__(
+            trim_whitespace=False, max_length=4096, write_only=True, style={"input_type": "password"}, **kwargs
+        )
+        self.validators = [
+            _StatedMinLength(v.limit_value) if isinstance(v, MinLengthValidator) else v for v in self.validators
+        ]
+
+
+def new_password_field(**kwargs) -> NewPasswordField:
+    return NewPasswordField(**kwargs)
 
 
 class MeUpdateSerializer(serializers.Serializer):
@@ -66,7 +98,7 @@ class MeUpdateSerializer(serializers.Serializer):
 
 class RegisterInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = _password_field()
+    password = new_password_field()
     full_name = serializers.CharField(max_length=255, allow_blank=True, required=False, default="")
 
 
@@ -91,12 +123,12 @@ class PasswordResetInputSerializer(serializers.Serializer):
 class PasswordResetConfirmInputSerializer(serializers.Serializer):
     uid = serializers.CharField(max_length=64)
     token = serializers.CharField(max_length=128)
-    new_password = _password_field()
+    new_password = new_password_field()
 
 
 class PasswordChangeInputSerializer(serializers.Serializer):
     current_password = _password_field()
-    new_password = _password_field()
+    new_password = new_password_field()
 
 
 class MfaCodeField(serializers.CharField):

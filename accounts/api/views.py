@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.conf import settings
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
@@ -26,6 +28,7 @@ from accounts.api.serializers import (
     RegisterInputSerializer,
     TokenPairSerializer,
 )
+from accounts.emails import email_key
 from accounts.permissions import RefusesApiKeys
 from accounts.services.auth import user_login, user_profile_update, user_register
 from accounts.services.mfa import MfaChallenge
@@ -52,7 +55,10 @@ class PublicAuthView(APIView):
 
     def throttle_account(self, request: Request) -> str | None:
         value = request.data.get(self.account_field) if hasattr(request.data, "get") else None
-        return value if isinstance(value, str) and value else None
+        if not isinstance(value, str) or not value:
+            return None
+        # One bucket per account, however its address is spelled (case, compatibility look-alikes).
+        return email_key(value) if self.account_field == "email" else value
 
 
 class RegisterView(PublicAuthView):
@@ -119,7 +125,14 @@ class PasswordResetView(PublicAuthView):
 
     @extend_schema(request=PasswordResetInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_reset_request(**validated_data(PasswordResetInputSerializer, request.data))
+        email = validated_data(PasswordResetInputSerializer, request.data)["email"]
+        if settings.CELERY_BROKER_URL:
+            from accounts.tasks import password_reset_task
+
+            # Queued for every address, known or not, so the response takes the same time either way.
+            transaction.on_commit(lambda: password_reset_task.delay(email), robust=True)
+        else:
+            password_reset_request(email=email)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

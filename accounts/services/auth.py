@@ -37,7 +37,7 @@ def user_login(*, request: HttpRequest | None, email: str, password: str) -> dic
     """
     user = authenticate(request, email=email, password=password)
     if user is None:
-        known_id = User.objects.filter(email__iexact=email).values_list("pk", flat=True).first()
+        known_id = User.objects.with_email(email).values_list("pk", flat=True).first()
         audit.warning("login failed", extra={"event": "login_failed", "user_id": known_id})
         raise InvalidCredentials()
     if mfa_is_enabled(user=user):

@@ -23,7 +23,7 @@ audit = logging.getLogger("dashboard.audit")
 
 
 def _check_email_free(email: str, exclude: User | None = None) -> None:
-    taken = User.objects.filter(email__iexact=email)
+    taken = User.objects.with_email(email)
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     if taken.exists():

@@ -305,20 +305,20 @@ def _reset_params(message_body: str) -> dict:
     return {"uid": match.group(1), "token": match.group(2)}
 
 
-def test_password_reset_answers_alike_and_mails_only_real_accounts(api_client):
+def test_password_reset_answers_alike_and_mails_only_real_accounts(api_client, request_password_reset):
     UserFactory(email="known@example.com")
-    known = api_client.post(f"{API}/auth/password-reset", {"email": "KNOWN@example.com"}, format="json")
-    unknown = api_client.post(f"{API}/auth/password-reset", {"email": "unknown@example.com"}, format="json")
+    known = request_password_reset(api_client, "KNOWN@example.com")
+    unknown = request_password_reset(api_client, "unknown@example.com")
     assert known.status_code == unknown.status_code == HTTPStatus.NO_CONTENT
     assert known.content == unknown.content
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["known@example.com"]
 
 
-def test_password_reset_confirm_sets_password_once_and_revokes_tokens(api_client):
+def test_password_reset_confirm_sets_password_once_and_revokes_tokens(api_client, request_password_reset):
     UserFactory(email="forgot@example.com")
     old = login(api_client, "forgot@example.com", DEFAULT_PASSWORD).json()
-    api_client.post(f"{API}/auth/password-reset", {"email": "forgot@example.com"}, format="json")
+    request_password_reset(api_client, "forgot@example.com")
     params = _reset_params(mail.outbox[0].body)
     confirm = api_client.post(f"{API}/auth/password-reset/confirm", {**params, "new_password": STRONG}, format="json")
     assert confirm.status_code == HTTPStatus.NO_CONTENT
@@ -333,9 +333,9 @@ def test_password_reset_confirm_sets_password_once_and_revokes_tokens(api_client
 
 
 @pytest.mark.parametrize("field", ["uid", "token"])
-def test_password_reset_confirm_rejects_bad_links(api_client, field):
+def test_password_reset_confirm_rejects_bad_links(api_client, field, request_password_reset):
     UserFactory(email="bad@example.com")
-    api_client.post(f"{API}/auth/password-reset", {"email": "bad@example.com"}, format="json")
+    request_password_reset(api_client, "bad@example.com")
     params = _reset_params(mail.outbox[0].body)
     params[field] = "garbage"
     response = api_client.post(f"{API}/auth/password-reset/confirm", {**params, "new_password": STRONG}, format="json")
@@ -343,9 +343,9 @@ def test_password_reset_confirm_rejects_bad_links(api_client, field):
     assert response.json()["errors"] == {"token": ["The reset link is invalid or has expired."]}
 
 
-def test_password_reset_confirm_validates_new_password(api_client):
+def test_password_reset_confirm_validates_new_password(api_client, request_password_reset):
     UserFactory(email="weak2@example.com")
-    api_client.post(f"{API}/auth/password-reset", {"email": "weak2@example.com"}, format="json")
+    request_password_reset(api_client, "weak2@example.com")
     params = _reset_params(mail.outbox[0].body)
     response = api_client.post(f"{API}/auth/password-reset/confirm", {**params, "new_password": "abc"}, format="json")
     assert response.status_code == HTTPStatus.BAD_REQUEST

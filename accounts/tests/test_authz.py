@@ -201,6 +201,22 @@ def test_a_rolled_back_grant_leaves_nothing_behind(role, member, member_client):
 
 
 @pytest_db
+def test_a_data_migration_granting_a_permission_shows_after_migrate(role, member_client):
+    from django.core.management.sql import emit_post_migrate_signal
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    historical = executor.loader.project_state().apps  # what a RunPython data migration is given
+    group = historical.get_model("auth", "Group").objects.get(pk=role.pk)
+    historical_permission = historical.get_model("auth", "Permission")
+    group.permissions.add(historical_permission.objects.get(codename="add_metric", content_type__app_label="dashboard"))
+    assert "dashboard.add_metric" not in me(member_client)["permissions"]  # no signal reached the receivers
+    migration = executor.loader.graph.nodes[("accounts", "0007_user_authz_version")]
+    emit_post_migrate_signal(0, False, "default", plan=[(migration, False)])  # the end of that `migrate`
+    assert "dashboard.add_metric" in me(member_client)["permissions"]
+
+
+@pytest_db
 def test_changes_in_the_same_request_are_seen_by_the_changed_instance(role, member):
     user = User.objects.get(pk=member.pk)
     assert user.has_perm("dashboard.view_metric")

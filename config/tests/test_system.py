@@ -99,6 +99,7 @@ def test_check_deploy_is_clean_with_production_defaults(tmp_path):
         "SECRET_KEY": "x8Kq2-" + "Zr7pL0vWm3N" * 5,
         "ALLOWED_HOSTS": "dashboard.example.com",
         "CACHE_DIR": str(tmp_path / "cache"),
+        "EMAIL_URL": "smtp+tls://mailer:secret@mail.example.com:587",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -111,6 +112,28 @@ def test_check_deploy_is_clean_with_production_defaults(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_refuses_a_mail_backend_that_prints_or_drops_mail(tmp_path):
+    env = {
+        "PATH": os.environ["PATH"],
+        "DEBUG": "false",
+        "SECRET_KEY": "x8Kq2-" + "Zr7pL0vWm3N" * 5,
+        "ALLOWED_HOSTS": "dashboard.example.com",
+        "CACHE_DIR": str(tmp_path / "cache"),
+    }
+    for email_url in ("", "consolemail://", "memorymail://"):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check", "--deploy"],
+            cwd=REPO,
+            env={**env, "EMAIL_URL": email_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode != 0, email_url
+        assert "accounts.E001" in result.stderr + result.stdout, email_url
 
 
 @pytest.mark.django_db

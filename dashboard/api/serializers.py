@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -69,28 +69,38 @@ class LocalDateTimeField(serializers.Field):
         return parsed
 
 
-def _place_in_zone(value: datetime | None, tz: ZoneInfo) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=tz, fold=0)
+def _as_utc(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """*value* as an aware UTC datetime (a naive one read in *tz*); raises OverflowError outside UTC's calendar.
+
+    Python takes UTC offsets up to ±23:59 while PostgreSQL takes ±15:59, so nothing but UTC reaches SQL.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz, fold=0)
+    return value.astimezone(UTC)
 
 
 class RangeQuerySerializer(serializers.Serializer):
     """``from`` (inclusive), ``to`` (exclusive) and ``tz``; naive datetimes are read in ``tz``."""
 
-    to = LocalDateTimeField(required=False)
-    tz = TimeZoneField(required=False)
+    to = LocalDateTimeField(required=False, help_text="Exclusive; a naive value is read in tz.")
+    tz = TimeZoneField(required=False, help_text="IANA time zone name; default TIME_ZONE.")
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = LocalDateTimeField(required=False)
+        fields["from"] = LocalDateTimeField(required=False, help_text="Inclusive; a naive value is read in tz.")
         return fields
 
     def validate(self, attrs: dict) -> dict:
         tz = attrs.get("tz") or ZoneInfo(settings.TIME_ZONE)
         attrs["tz"] = tz
-        attrs["start"] = _place_in_zone(attrs.pop("from", None), tz)
-        attrs["end"] = _place_in_zone(attrs.pop("to", None), tz)
+        for field, key in (("from", "start"), ("to", "end")):
+            try:
+                attrs[key] = _as_utc(attrs.pop(field, None), tz)
+            except OverflowError:
+                message = "Out of range: the instant falls outside years 1-9999 in UTC."
+                raise serializers.ValidationError({field: [message]}) from None
         if attrs["start"] is not None and attrs["end"] is not None and attrs["start"] > attrs["end"]:
             raise serializers.ValidationError({"from": ["'from' must not be after 'to'."]})
         return attrs
@@ -98,8 +108,8 @@ class RangeQuerySerializer(serializers.Serializer):
 
 class MetricQuerySerializer(RangeQuerySerializer):
     name = serializers.CharField(required=False, max_length=255)
-    name__in = serializers.CharField(required=False)
-    owner = serializers.IntegerField(required=False, min_value=1)
+    name__in = serializers.CharField(required=False, help_text="Comma-separated names.")
+    owner = serializers.IntegerField(required=False, min_value=1, help_text="A user id; narrows within what you see.")
     ordering = serializers.ChoiceField(choices=ORDERINGS, required=False)
 
     def validate_name__in(self, value: str) -> tuple[str, ...]:
@@ -229,6 +239,12 @@ class KPISummarySerializer(serializers.Serializer):
 class UploadInputSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
     tz = TimeZoneField(required=False)
+
+
+class UploadQuerySerializer(serializers.Serializer):
+    allow_duplicate = serializers.BooleanField(
+        required=False, default=False, help_text="Import even if you already have this same file (same sha256)."
+    )
 
 
 class UploadSerializer(serializers.ModelSerializer):

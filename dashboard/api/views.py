@@ -6,16 +6,24 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    OpenApiTypes,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
+from accounts.throttles import UserThrottle
 from config.exceptions import ApiError
+from config.parsers import FormParser, MultiPartParser
+from config.query import plain_data
 from config.validation import validated_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
@@ -30,6 +38,7 @@ from dashboard.api.serializers import (
     SeriesQuerySerializer,
     SeriesSerializer,
     UploadInputSerializer,
+    UploadQuerySerializer,
     UploadSerializer,
     kpi_series_body,
     series_body,
@@ -54,19 +63,12 @@ from idempotency.decorators import IDEMPOTENCY_KEY_PARAMETER, idempotent
 
 EXPORT_CHUNK_ROWS = 2000
 
-METRIC_FILTER_PARAMETERS = [
-    OpenApiParameter("name", str),
-    OpenApiParameter("name__in", str, description="Comma-separated names."),
-    OpenApiParameter("from", OpenApiTypes.DATETIME, description="Inclusive; naive values are read in tz."),
-    OpenApiParameter("to", OpenApiTypes.DATETIME, description="Exclusive; naive values are read in tz."),
-    OpenApiParameter("tz", str, description="IANA time zone name; default TIME_ZONE."),
-    OpenApiParameter("owner", int),
-    OpenApiParameter("ordering", str, enum=["timestamp", "-timestamp", "value", "-value", "name"]),
-]
+# The query serializer itself, so the schema states its exact rules (owner >= 1, names <= 255 characters...).
+METRIC_FILTER_PARAMETERS = [MetricQuerySerializer]
 
 
 def _query(serializer_class, request: Request) -> dict:
-    return validated_data(serializer_class, request.query_params)
+    return validated_data(serializer_class, plain_data(request.query_params))
 
 
 def _metric_filters(request: Request) -> MetricFilters:
@@ -124,7 +126,7 @@ class MetricViewSet(viewsets.ModelViewSet):
     def create(self, request: Request) -> Response:
         many = isinstance(request.data, list)
         kwargs = {"many": True, "max_length": METRICS_CREATE_MAX, "allow_empty": False} if many else {}
-        serializer = MetricInputSerializer(data=request.data, **kwargs)
+        serializer = MetricInputSerializer(data=plain_data(request.data), **kwargs)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data if many else [serializer.validated_data]
         metrics = metrics_create(owner=request.user, items=items)
@@ -134,7 +136,7 @@ class MetricViewSet(viewsets.ModelViewSet):
     @extend_schema(request=MetricInputSerializer, responses=MetricSerializer)
     def partial_update(self, request: Request, pk=None) -> Response:
         metric = self.get_object()
-        serializer = MetricInputSerializer(data=request.data, partial=True)
+        serializer = MetricInputSerializer(data=plain_data(request.data), partial=True)
         serializer.is_valid(raise_exception=True)
         return Response(MetricSerializer(metric_update(metric=metric, **serializer.validated_data)).data)
 
@@ -169,6 +171,10 @@ class MetricViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request: Request) -> StreamingHttpResponse:
         metrics = metric_list(user=request.user, filters=_metric_filters(request))
+        # The same filters, without the ordering, one row: any error the query raises becomes an error response
+        # here, before a 200 and its headers are sent. (Not the stream's own first row: an unconsumed stream would
+        # keep a server-side cursor open.)
+        list(metrics.order_by().values_list("pk", flat=True)[:1])
         rows = metrics.values_list("name", "value", "timestamp").iterator(chunk_size=EXPORT_CHUNK_ROWS)
         response = StreamingHttpResponse(export_lines(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="metrics.csv"'
@@ -219,16 +225,24 @@ class UploadView(APIView):
 
     permission_classes = [require_permissions("dashboard.add_upload")]
     parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = [UserThrottle]
+    throttle_scope = "upload"
 
     @extend_schema(
         request={"multipart/form-data": UploadInputSerializer},
-        parameters=[OpenApiParameter("allow_duplicate", bool), IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: UploadSerializer, 202: UploadSerializer},
+        parameters=[UploadQuerySerializer, IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: UploadSerializer,
+            202: UploadSerializer,
+            413: OpenApiResponse(description="payload_too_large: the file is over UPLOAD_MAX_BYTES."),
+            415: OpenApiResponse(description="unsupported_media_type: a zip (an .xlsx workbook?), not CSV text."),
+            429: OpenApiResponse(description="throttled: more than THROTTLE_UPLOAD uploads; see Retry-After."),
+        },
     )
     @idempotent
     def post(self, request: Request) -> Response:
+        allow_duplicate = _query(UploadQuerySerializer, request)["allow_duplicate"]
         data = validated_data(UploadInputSerializer, request.data)
-        allow_duplicate = request.query_params.get("allow_duplicate", "").lower() in ("1", "true", "yes")
         outcome = metrics_import(
             file=data["file"],
             owner=request.user,

@@ -38,6 +38,9 @@ def _clean_range(value, where: str) -> str | dict | None:
             moment = parse_local_datetime(text) if isinstance(text, str) else None
             if moment is None:
                 raise ValidationError(f"{where}: range '{key}' must be an ISO 8601 date or datetime.")
+            if not 1 < moment.year < 9999:
+                # Read in any zone and converted to UTC, it must stay within years 1-9999.
+                raise ValidationError(f"{where}: range '{key}' must fall within years 2-9998.")
             bounds[key] = moment
         # Naive bounds are read in the request's zone; for this check, in UTC.
         start, end = (moment if moment.tzinfo else moment.replace(tzinfo=UTC) for moment in bounds.values())

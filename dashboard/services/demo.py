@@ -1,6 +1,7 @@
-"""Demo data for newcomers: a staff user per role, a dozen KPIs with targets and a year of metrics up to today.
+"""Demo data for newcomers: a staff user per role, a dozen KPIs with targets, a year of metrics up to today, and two
+boards.
 
-Idempotent: running it again adds only the days missing up to today and leaves existing users and KPIs alone.
+Idempotent: running it again adds only the days missing up to today and leaves existing users, KPIs and boards alone.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services.users import user_create
-from dashboard.models import KPI, Metric
+from dashboard.models import KPI, Board, Metric
 from dashboard.selectors import kpi_status, kpi_summary
+from dashboard.services.boards import board_create
 from dashboard.services.metrics import kpi_create, metrics_create
 from dashboard.timeseries import bucket_start
 
@@ -227,6 +229,7 @@ class DemoSeedResult:
     metrics_added: int
     kpis_created: list[str]
     missing_roles: list[str] = field(default_factory=list)
+    boards_created: list[str] = field(default_factory=list)
 
 
 def demo_seed(*, reset_passwords: bool = False, now: datetime | None = None) -> DemoSeedResult:
@@ -238,7 +241,8 @@ def demo_seed(*, reset_passwords: bool = False, now: datetime | None = None) -> 
         users, passwords = _demo_users(reset_passwords=reset_passwords, missing=missing)
         added = _demo_metrics(users, tz=tz, now=now)
         created = _demo_kpis(users, tz=tz, now=now)
-    return DemoSeedResult(users, passwords, added, created, missing)
+        boards = _demo_boards(users)
+    return DemoSeedResult(users, passwords, added, created, missing, boards)
 
 
 def _demo_users(*, reset_passwords: bool, missing: list[str]) -> tuple[dict[str, User], dict[str, str]]:
@@ -250,7 +254,7 @@ def _demo_users(*, reset_passwords: bool, missing: list[str]) -> tuple[dict[str,
         if role is None:
             missing.append(role_name)
             continue
-        user = User.objects.filter(email__iexact=email).first()
+        user = User.objects.with_email(email).first()
         password = secrets.token_urlsafe(12)
         if user is None:
             user = user_create(email=email, password=password, full_name=full_name, is_staff=True, roles=[role])
@@ -312,4 +316,72 @@ def _demo_kpis(users: dict[str, User], *, tz: ZoneInfo, now: datetime) -> list[s
             if aim and row.previous.value is not None:
                 row.kpi.target = aimed_target(kpi=row.kpi, value=row.previous.value, aim=aim)
                 row.kpi.save(update_fields=["target"])
+    return created
+
+
+def _kpi(name: str, x: int, y: int, w: int = 4, h: int = 5) -> dict:
+    return {"type": "kpi", "title": name, "kpi": name, "x": x, "y": y, "w": w, "h": h}
+
+
+def _series(title: str, name: str, bucket: str, agg: str, range_: str, x: int, y: int, w: int = 6, h: int = 5) -> dict:
+    metric = {"name": name, "bucket": bucket, "agg": agg}
+    return {"type": "series", "title": title, "metric": metric, "range": range_, "x": x, "y": y, "w": w, "h": h}
+
+
+# slug (made from the name) -> (owner role, name, description, roles shared with, panels naming their KPI by name)
+DEMO_BOARDS = {
+    "sales-overview": (
+        "manager",
+        "Sales overview",
+        "Revenue and growth at a glance, shared with every viewer and analyst.",
+        ["viewer", "analyst"],
+        [
+            _kpi("Monthly revenue", 0, 0),
+            _kpi("Weekly signups", 4, 0),
+            _kpi("Active users", 8, 0),
+            _series("Revenue per day", "revenue", "day", "sum", "last_90_days", 0, 5, w=8),
+            _series("Signups per week", "signups", "week", "sum", "last_12_months", 8, 5, w=4),
+            {"type": "summary", "title": "Every KPI", "x": 0, "y": 10, "w": 12, "h": 6},
+        ],
+    ),
+    "service-health": (
+        "analyst",
+        "Service health",
+        "Latency, errors and support load: the analyst's own board.",
+        [],
+        [
+            _kpi("API latency", 0, 0),
+            _kpi("Error rate", 4, 0),
+            _kpi("Support tickets", 8, 0),
+            _series("Mean latency per day", "api_latency_ms", "day", "avg", "last_30_days", 0, 5),
+            _series("Worst latency per day", "api_latency_ms", "day", "max", "last_30_days", 6, 5),
+            _series("Tickets per week", "support_tickets", "week", "count", "this_quarter", 0, 10, w=12, h=4),
+        ],
+    ),
+}
+
+
+def _demo_boards(users: dict[str, User]) -> list[str]:
+    """The demo boards that are missing (by slug), through the board service; panels of deleted KPIs are left out."""
+    existing = set(Board.objects.filter(slug__in=DEMO_BOARDS).values_list("slug", flat=True))
+    kpis = dict(KPI.objects.filter(name__in=[spec.name for spec in KPIS]).values_list("name", "pk"))
+    roles = set(Group.objects.values_list("name", flat=True))
+    created = []
+    for slug, (owner_role, name, description, shared_with, panels) in DEMO_BOARDS.items():
+        owner = users.get(owner_role)
+        if slug in existing or owner is None:
+            continue
+        panels = [
+            {**panel, "kpi": kpis[panel["kpi"]]} if panel["type"] == "kpi" else panel
+            for panel in panels
+            if panel["type"] != "kpi" or panel["kpi"] in kpis
+        ]
+        board_create(
+            owner=owner,
+            name=name,
+            description=description,
+            shared_with=[role for role in shared_with if role in roles],
+            panels=panels,
+        )
+        created.append(name)
     return created

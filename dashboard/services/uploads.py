@@ -194,8 +194,20 @@ def metrics_import(
     return ImportOutcome.of(upload_process(upload_id=upload.pk, progress=progress))
 
 
+def _file_to_discard(upload: Upload, fields: dict) -> str | None:
+    """For a final status of ``failed``: the stored file's name, and ``file`` cleared in *fields*. A failed import
+    keeps its record and errors, not its file (it may be tens of MB); the caller deletes it once the status is
+    committed."""
+    if fields.get("status") != Upload.Status.FAILED or not upload.file.name:
+        return None
+    fields["file"] = ""
+    return upload.file.name
+
+
 def _finish(upload: Upload, **fields) -> Upload:
     fields["finished_at"] = timezone.now()
+    if (discard := _file_to_discard(upload, fields)) is not None:
+        transaction.on_commit(lambda: default_storage.delete(discard))
     Upload.objects.filter(pk=upload.pk).update(**fields)
     for name, value in fields.items():
         setattr(upload, name, value)
@@ -214,6 +226,7 @@ def _finish_on_fresh_connection(upload: Upload, **fields) -> Upload:
     while the database restarts. The import's own connection is dead (and may still be inside a broken transaction),
     so it cannot be used, nor closed and reopened under a caller's atomic block."""
     fields["finished_at"] = timezone.now()
+    discard = _file_to_discard(upload, fields)
     deadline = time.monotonic() + FINISH_RETRY_SECONDS
     delay = 0.2
     while True:
@@ -231,6 +244,8 @@ def _finish_on_fresh_connection(upload: Upload, **fields) -> Upload:
             continue
         finally:
             fresh.close()
+        if discard is not None:
+            default_storage.delete(discard)
         for name, value in fields.items():
             setattr(upload, name, value)
         return upload
@@ -534,12 +549,17 @@ def uploads_settle(*, stale_after: timedelta | None = None) -> int:
             .filter(status=Upload.Status.PROCESSING, started_at__lt=cutoff)
             .values_list("pk", flat=True)
         )
-        return Upload.objects.filter(pk__in=stale).update(
+        files = [name for name in Upload.objects.filter(pk__in=stale).values_list("file", flat=True) if name]
+        settled = Upload.objects.filter(pk__in=stale).update(
             status=Upload.Status.FAILED,
             finished_at=timezone.now(),
+            file="",
             errors=[{"row": None, "column": None, "message": "The import was interrupted; nothing was imported."}],
             error_count=1,
         )
+        # Failed uploads keep their record, not their file.
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+        return settled
 
 
 def upload_files_purge(*, older_than: timedelta) -> int:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from config.domain import DomainError
+from dashboard.exceptions import TooManyPoints
 from dashboard.models import KPI, Metric
 from dashboard.selectors import kpi_list
 from dashboard.services.uploads import ImportFailure, metrics_import
@@ -67,9 +68,12 @@ class KPIDetailView(StaffPage):
         detail = None
         if form.is_valid():
             query = form.query
-            detail = pages.kpi_detail(
-                user=self.request.user, kpi=kpi, tz=query["tz"], start=query["start"], end=query["end"]
-            )
+            try:
+                detail = pages.kpi_detail(
+                    user=self.request.user, kpi=kpi, tz=query["tz"], start=query["start"], end=query["end"]
+                )
+            except TooManyPoints as exc:
+                form.add_error(None, exc.message)
         return super().get_context_data(
             kpi=kpi, form=form, detail=detail, title=kpi.name, tz=form.data.get("tz"), **kwargs
         )
@@ -94,15 +98,18 @@ class MetricExplorerView(StaffPage):
         explorer = None
         if names and form.is_valid():
             query = form.query
-            explorer = pages.metric_explorer(
-                user=self.request.user,
-                name=query["name"],
-                bucket=query["bucket"],
-                agg=query["agg"],
-                tz=query["tz"],
-                start=query["start"],
-                end=query["end"],
-            )
+            try:
+                explorer = pages.metric_explorer(
+                    user=self.request.user,
+                    name=query["name"],
+                    bucket=query["bucket"],
+                    agg=query["agg"],
+                    tz=query["tz"],
+                    start=query["start"],
+                    end=query["end"],
+                )
+            except TooManyPoints as exc:
+                form.add_error(None, exc.message)
         return super().get_context_data(names=names, form=form, explorer=explorer, **kwargs)
 
 

@@ -219,7 +219,7 @@ def test_data_is_what_each_endpoint_gives_the_caller(manager, analyst, client_fo
     ]
     panels += [
         series_panel(
-            name="orders", bucket="hour", agg="last", range_={"from": "2026-01-01", "to": "2030-01-01T00:00"}, x=6, y=0
+            name="orders", bucket="hour", agg="last", range_={"from": "2026-01-01", "to": "2027-01-01T00:00"}, x=6, y=0
         ),
         series_panel(name="orders", bucket="week", range_=None, x=6, y=4),
         kpi_panel(revenue, x=6, y=8),

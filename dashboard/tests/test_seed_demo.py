@@ -169,3 +169,28 @@ def test_targets_come_from_full_periods_and_statuses_are_a_sensible_mix_on_any_d
     for name in ("support_tickets", "api_latency_ms"):
         values = Metric.objects.filter(name=name).values_list("value", flat=True)
         assert all(value == int(value) for value in values), name
+
+
+def test_two_demo_boards_one_shared_with_viewers_made_once(frozen, client_for):
+    from dashboard.models import Board
+
+    assert "2 new boards" in seed()
+    boards = {board.slug: board for board in Board.objects.prefetch_related("shared_with", "panels")}
+    assert set(boards) == {"sales-overview", "service-health"}
+    sales = boards["sales-overview"]
+    assert sales.owner.email == "manager@demo.local"
+    assert sorted(role.name for role in sales.shared_with.all()) == ["analyst", "viewer"]
+    assert {panel.type for panel in sales.panels.all()} == {"kpi", "series", "summary"}
+    assert boards["service-health"].owner.email == "analyst@demo.local"
+    assert not boards["service-health"].shared_with.exists()
+    assert "0 new boards" in seed()
+    assert Board.objects.count() == 2
+    # The viewer sees the shared board (and its data, with its own visibility), not the analyst's.
+    viewer = client_for(User.objects.get(email="viewer@demo.local"))
+    assert [board["slug"] for board in viewer.get("/api/v1/dashboard/boards").json()["results"]] == ["sales-overview"]
+    data = viewer.get(f"/api/v1/dashboard/boards/{sales.pk}/data").json()
+    assert len(data["panels"]) == 6
+    # The manager sees everything: its board's numbers are there.
+    manager = client_for(User.objects.get(email="manager@demo.local"))
+    revenue = manager.get(f"/api/v1/dashboard/boards/{sales.pk}/data").json()["panels"][3]["series"]["points"]
+    assert len(revenue) >= 89

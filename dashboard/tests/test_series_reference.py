@@ -27,6 +27,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.test import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,6 +66,14 @@ PERIOD_BOUNDARIES = tuple(datetime(year, month, 1, tzinfo=UTC) for year in (2026
 SPREAD_START = datetime(2025, 1, 1, tzinfo=UTC)
 SPREAD_MINUTES = 3 * 365 * 24 * 60
 DAY_MINUTES = 24 * 60
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _series_of_any_size():
+    """These tests compare arbitrary ranges with a reference (three years of hours); the size limit has its own."""
+    with override_settings(SERIES_MAX_POINTS=10**6):
+        yield
+
 
 # Fast enough for the whole module to stay around a minute on either database.
 EXAMPLES = settings(max_examples=40, deadline=None)

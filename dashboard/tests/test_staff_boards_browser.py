@@ -3,6 +3,7 @@ error, failed request or CSP violation, and an analyst on a manager's shared boa
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from importlib import import_module
 
@@ -10,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory
-from config.tests.browser import artifacts_dir, assert_clean, login, open_page
+from config.tests.browser import REPO_ROOT, artifacts_dir, assert_clean, login, open_page
 from dashboard.charts import format_number
 from dashboard.models import Panel
 from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory
@@ -111,6 +112,9 @@ def test_board_page_lays_out_kpi_series_and_summary_panels(live_server, page, wo
     assert summary_box["y"] >= max(kpi_box["y"] + kpi_box["height"], series_box["y"] + series_box["height"]) - 1
     assert summary_box["width"] > series_box["width"]
     page.screenshot(path=str(artifacts_dir() / "staff_board.png"), full_page=True)
+    # The README's picture: UPDATE_DOCS_SCREENSHOTS=1 pytest dashboard/tests/test_staff_boards_browser.py -k board_page
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(REPO_ROOT / "docs" / "board.png"), full_page=True)
 
 
 def test_analyst_sees_only_its_own_numbers_on_a_shared_board(live_server, page, world, client_for):

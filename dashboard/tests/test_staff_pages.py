@@ -438,3 +438,13 @@ def test_overview_queries_do_not_grow_with_kpis(client, data, django_assert_max_
     add_kpis("third")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(client.get(OVERVIEW).context["cards"]) == 32
+
+
+def test_explorer_reports_a_range_with_too_many_points(client, data, settings):
+    settings.SERIES_MAX_POINTS = 50
+    client.force_login(data["analyst"])
+    response = client.get(EXPLORER, {"name": "revenue", "bucket": "hour", "from": "2026-01-01", "to": "2026-02-01"})
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["explorer"] is None
+    assert "the finest bucket that fits is 'day'" in " ".join(response.context["form"].non_field_errors())
+    assert "the finest bucket that fits is &#x27;day&#x27;" in _html(response)

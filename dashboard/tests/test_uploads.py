@@ -142,9 +142,13 @@ def test_unknown_tz_and_missing_file_are_field_errors(analyst_client):
     bad_tz = upload(analyst_client, "a.csv", b"name,value,timestamp\na,1,2026-01-01\n", tz="Moon/Base")
     assert bad_tz.status_code == HTTPStatus.BAD_REQUEST
     assert "tz" in bad_tz.json()["errors"]
-    missing = analyst_client.post(UPLOAD, {}, format="multipart")
+    missing = analyst_client.post(UPLOAD, {"tz": "UTC"}, format="multipart")
     assert missing.status_code == HTTPStatus.BAD_REQUEST
     assert "file" in missing.json()["errors"]
+    # A multipart body without a single part is malformed (RFC 2046).
+    empty = analyst_client.post(UPLOAD, {}, format="multipart")
+    assert empty.status_code == HTTPStatus.BAD_REQUEST
+    assert empty.json()["code"] == "parse_error"
     as_json = analyst_client.post(UPLOAD, {"file": "x"}, format="json")
     assert as_json.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
     assert as_json.json()["code"] == "unsupported_media_type"
@@ -230,3 +234,45 @@ def test_upload_still_processing_cannot_be_deleted(analyst, analyst_client):
     response = analyst_client.delete(f"{UPLOADS}/{record.pk}")
     assert response.status_code == HTTPStatus.CONFLICT
     assert response.json()["code"] == "conflict"
+
+
+def test_a_failed_upload_keeps_its_record_and_errors_but_not_its_file(
+    analyst_client, django_capture_on_commit_callbacks
+):
+    before = _stored_files()
+    with django_capture_on_commit_callbacks(execute=True):
+        body = upload(analyst_client, "bad.csv", b"name,value,timestamp\nvisits,oops,2026-01-01\n").json()
+    record = Upload.objects.get(pk=body["upload"]["id"])
+    assert record.status == Upload.Status.FAILED
+    assert record.errors[0]["column"] == "value"
+    assert not record.file.name
+    assert _stored_files() == before
+    good = upload(analyst_client, "good.csv", b"name,value,timestamp\nvisits,1,2026-01-01\n").json()
+    assert Upload.objects.get(pk=good["id"]).file.name in _stored_files()
+
+
+def _stored_files(path: str = "uploads") -> set[str]:
+    from django.core.files.storage import default_storage
+
+    if not default_storage.exists(path):
+        return set()
+    directories, files = default_storage.listdir(path)
+    found = {f"{path}/{name}" for name in files}
+    for directory in directories:
+        found |= _stored_files(f"{path}/{directory}")
+    return found
+
+
+def test_uploads_are_throttled_per_user(analyst_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "upload": "2/hour"},
+    }
+    statuses = [
+        upload(analyst_client, f"{i}.csv", f"name,value,timestamp\nv,{i},2026-01-01\n".encode()).status_code
+        for i in range(3)
+    ]
+    assert statuses == [HTTPStatus.CREATED, HTTPStatus.CREATED, HTTPStatus.TOO_MANY_REQUESTS]
+    blocked = upload(analyst_client, "x.csv", b"name,value,timestamp\nv,9,2026-01-01\n")
+    assert blocked.json()["code"] == "throttled"
+    assert int(blocked["Retry-After"]) > 0

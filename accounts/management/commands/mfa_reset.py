@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("email")
 
     def handle(self, *args, email: str, **options) -> None:
-        user = User.objects.filter(email__iexact=email.strip()).first()
+        user = User.objects.with_email(email).first()
         if user is None:
             raise CommandError(f"No user with the email {email!r}.")
         had_mfa = mfa_reset(user=user)

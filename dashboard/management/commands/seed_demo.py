@@ -39,7 +39,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(users)} users, {len(KPIS)} KPIs ({len(created_kpis)} new), "
-                f"{added:,} metrics added."
+                f"{added:,} metrics added, {len(result.boards_created)} new boards."
             )
         )
         for role_name, user in users.items():
@@ -57,7 +57,8 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             "Log in at /admin/ as manager@demo.local to see every metric; analyst@demo.local sees only its own, "
-            "viewer@demo.local owns none."
+            "viewer@demo.local owns none. Boards: /admin/dashboard/board/ (Sales overview is shared with viewer and "
+            "analyst, who see their own numbers on it)."
         )
         self.stdout.write(
             "The demo users have no two-factor authentication. With ADMIN_REQUIRE_MFA on (the default when DEBUG is "

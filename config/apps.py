@@ -1,0 +1,31 @@
+"""The project's own app config: API-wide rules applied once at start-up."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+def _strict_char_to_internal_value(field, data):
+    """DRF's CharField takes numbers and stores their text (``"full_name": 0`` became "0"); the schema says string."""
+    if not isinstance(data, str):
+        field.fail("invalid")
+    return _drf_char_to_internal_value(field, data)
+
+
+_drf_char_to_internal_value = None
+
+
+class ProjectConfig(AppConfig):
+    name = "config"
+    label = "project"
+    verbose_name = "Project"
+
+    def ready(self) -> None:
+        global _drf_char_to_internal_value
+        from rest_framework import fields
+
+        # Every text field of every serializer (CharField and its subclasses: email, slug, URL, regex...) takes
+        # only JSON strings; form and query values are strings anyway.
+        if _drf_char_to_internal_value is None:
+            _drf_char_to_internal_value = fields.CharField.to_internal_value
+            fields.CharField.to_internal_value = _strict_char_to_internal_value
