@@ -54,8 +54,8 @@ def create_user_and_kpis(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
         user_id = conn.execute(
             "INSERT INTO accounts_user (password, is_superuser, email, full_name, is_active, is_staff, date_joined,"
-            " token_version) VALUES ('', false, %s, 'Bench', true, false, now(), 0) RETURNING id",
-            [EMAIL],
+            " token_version, authz_version) VALUES ('', false, %s, 'Bench', true, false, now(), 0, %s) RETURNING id",
+            [EMAIL, random.getrandbits(63)],
         ).fetchone()[0]
         group_id = conn.execute("SELECT id FROM auth_group WHERE name = 'manager'").fetchone()[0]
         conn.execute("INSERT INTO accounts_user_groups (user_id, group_id) VALUES (%s, %s)", [user_id, group_id])
@@ -186,7 +186,7 @@ def time_raw_copy(db_url: str, path: Path) -> float:
         return time.perf_counter() - started
 
 
-def time_upload(base: str, token: str, path: Path, scratch: Path) -> float:
+def time_upload(base: str, token: str, path: Path, scratch: Path) -> tuple[float, int]:
     response = scratch / "response.json"
     command = [
         "curl", "--silent", "--show-error", "--output", str(response), "--write-out", "%{http_code}",
@@ -200,7 +200,7 @@ def time_upload(base: str, token: str, path: Path, scratch: Path) -> float:
     body = json.loads(response.read_text() or "null")
     assert result.stdout == "201", (result.stdout, body)
     assert body["status"] == "succeeded", body
-    return elapsed
+    return elapsed, body["id"]
 
 
 def upload_ratio(
@@ -214,16 +214,25 @@ def upload_ratio(
         with psycopg.connect(db_url, autocommit=True) as conn:
             # The raw COPY names only the file's columns; the owner comes from a default, as in bench_uploads.
             conn.execute(f"ALTER TABLE dashboard_metric ALTER owner_id SET DEFAULT {int(user_id)}")
-        copies, uploads = [], []
+            (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM dashboard_metric").fetchone()
+        copies, uploads, upload_ids = [], [], []
         with gunicorn(db_url, workers=1, MEDIA_ROOT=str(scratch / "media"), CELERY_BROKER_URL="",
                       WEB_TIMEOUT="900") as (base, _process):  # fmt: skip
             token = http_json("POST", f"{base}/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["access"]
             for _ in range(rounds):
                 copies.append(time_raw_copy(db_url, path))
-                uploads.append(time_upload(base, token, path, scratch))
+                elapsed, upload_id = time_upload(base, token, path, scratch)
+                uploads.append(elapsed)
+                upload_ids.append(upload_id)
                 print(f"    round: COPY {copies[-1]:.2f} s, upload {uploads[-1]:.2f} s", flush=True)
+            # Leave the database as it was, so a --reuse run measures the same rows: the uploads through the API
+            # (their rows and rollup cells go with them), the raw copies (no cells) by id.
+            for upload_id in upload_ids:
+                http_json("DELETE", f"{base}/api/v1/dashboard/uploads/{upload_id}", token=token)
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("ALTER TABLE dashboard_metric ALTER owner_id DROP DEFAULT")
+            conn.execute("DELETE FROM dashboard_metric WHERE id > %s AND upload_id IS NULL", [before])
+            conn.execute("VACUUM ANALYZE dashboard_metric")
     return statistics.median(copies), statistics.median(uploads)
 
 
