@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import factory
 
 from accounts.tests.factories import UserFactory
-from dashboard.models import KPI, AlertRule, Board, Metric, Upload
+from dashboard.models import KPI, AlertRule, Board, Metric, Panel, Upload
 
 
 class MetricFactory(factory.django.DjangoModelFactory):
@@ -76,3 +76,30 @@ class BoardFactory(factory.django.DjangoModelFactory):
             from django.contrib.auth.models import Group
 
             self.shared_with.set(Group.objects.filter(name__in=extracted))
+
+
+def board_with_three_panels(board: Board, kpi: KPI, *, titles: tuple[str, str, str], height: int) -> Board:
+    """*board* laid out with a KPI panel (left) and a 30-day revenue series (right) of *height* rows, and a summary
+    panel three rows high beneath them; *titles* in that order."""
+    kpi_title, series_title, summary_title = titles
+    Panel.objects.bulk_create(
+        [
+            Panel(board=board, position=0, type="kpi", kpi=kpi, title=kpi_title, x=0, y=0, w=4, h=height),
+            Panel(
+                board=board,
+                position=1,
+                type="series",
+                title=series_title,
+                metric_name="revenue",
+                metric_bucket="day",
+                metric_agg="sum",
+                range="last_30_days",
+                x=4,
+                y=0,
+                w=8,
+                h=height,
+            ),
+            Panel(board=board, position=2, type="summary", title=summary_title, x=0, y=height, w=12, h=3),
+        ]
+    )
+    return board

@@ -9,8 +9,7 @@ import pytest
 from django.utils import timezone
 
 from dashboard.charts import format_number
-from dashboard.models import Panel
-from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory
+from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory, board_with_three_panels
 
 pytestmark = pytest.mark.django_db
 
@@ -32,26 +31,7 @@ def staff(user_with_role):
 def _board(owner, **fields):
     board = BoardFactory(owner=owner, **fields)
     kpi = KPIFactory(name="Revenue", metric_name="revenue", unit="€")
-    Panel.objects.bulk_create(
-        [
-            Panel(board=board, position=0, type="kpi", kpi=kpi, title="Revenue KPI", x=0, y=0, w=4, h=4),
-            Panel(
-                board=board,
-                position=1,
-                type="series",
-                title="Revenue by day",
-                metric_name="revenue",
-                metric_bucket="day",
-                metric_agg="sum",
-                range="last_30_days",
-                x=4,
-                y=0,
-                w=8,
-                h=4,
-            ),
-            Panel(board=board, position=2, type="summary", title="Everything", x=0, y=4, w=12, h=3),
-        ]
-    )
+    board_with_three_panels(board, kpi, titles=("Revenue KPI", "Revenue by day", "Everything"), height=4)
     return board, kpi
 
 

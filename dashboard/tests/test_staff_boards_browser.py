@@ -13,8 +13,7 @@ from django.utils import timezone
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory
 from config.tests.browser import REPO_ROOT, artifacts_dir, assert_clean, login, open_page
 from dashboard.charts import format_number
-from dashboard.models import Panel
-from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory
+from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory, board_with_three_panels
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -42,26 +41,7 @@ def world(chromium_browser):
     KPIFactory(name="Signups", metric_name="signups", period="month", aggregation="sum", target=50.0)
     board = BoardFactory(owner=manager, name="Sales", description="Revenue and signups, week by week.")
     board.shared_with.set(analyst.groups.all())
-    Panel.objects.bulk_create(
-        [
-            Panel(board=board, position=0, type="kpi", kpi=revenue, title="Revenue this week", x=0, y=0, w=4, h=5),
-            Panel(
-                board=board,
-                position=1,
-                type="series",
-                title="Revenue by day",
-                metric_name="revenue",
-                metric_bucket="day",
-                metric_agg="sum",
-                range="last_30_days",
-                x=4,
-                y=0,
-                w=8,
-                h=5,
-            ),
-            Panel(board=board, position=2, type="summary", title="Every KPI", x=0, y=5, w=12, h=3),
-        ]
-    )
+    board_with_three_panels(board, revenue, titles=("Revenue this week", "Revenue by day", "Every KPI"), height=5)
     return {"manager": manager, "analyst": analyst, "board": board}
 
 
