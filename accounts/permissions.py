@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rest_framework import exceptions
-from rest_framework.permissions import BasePermission, DjangoModelPermissions, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions, IsAuthenticated
 from rest_framework_simplejwt.tokens import Token
 
+from accounts import rbac
 from accounts.api_keys import bearer_api_key
 
 
@@ -112,3 +113,60 @@ class OwnObjectsOnly(BasePermission):
         if request.method in ("GET", "HEAD", "OPTIONS") or request.user.is_superuser:
             return True
         return getattr(obj, f"{view.owner_field}_id") == request.user.pk
+
+
+# --- the admin API (users and roles): visibility, then model permissions, then the no-escalation rules ---------
+
+
+def _sent_fields(request) -> list[str]:
+    data = request.data
+    return list(data.keys()) if hasattr(data, "keys") else []
+
+
+class AdminUserPermissions(VisibleObjectModelPermissions):
+    """Visibility first (the queryset is ``users_visible_to``), then model permissions and the no-escalation rules:
+    account flags only from superusers; changes only to users the caller may change.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.method == "POST":
+            rbac.check_account_flags(actor=request.user, fields=_sent_fields(request))
+        return True
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if not super().has_object_permission(request, view, obj):
+            return False
+        if request.method not in SAFE_METHODS:
+            rbac.check_user_change(actor=request.user, target=obj)
+            rbac.check_account_flags(actor=request.user, fields=_sent_fields(request))
+        return True
+
+
+class MfaResetPermissions(VisibleObjectModelPermissions):
+    """admin/users/{id}/mfa-reset: the user must be visible, then ``accounts.change_user`` and the no-escalation rules
+    (a non-superuser resets only ordinary users' MFA)."""
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        check_permissions(request.user, ["accounts.change_user"])
+        rbac.check_user_change(actor=request.user, target=obj)
+        return True
+
+
+class RolePermissions(VisibleObjectModelPermissions):
+    """Visibility first (the queryset is ``roles_visible_to``); reads need ``auth.view_group``; writes: superusers."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS or is_detail_route(view):
+            return super().has_permission(request, view)
+        if not (request.user and request.user.is_authenticated):
+            return False
+        rbac.check_roles_write(actor=request.user)
+        return True
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request.method in SAFE_METHODS:
+            return super().has_object_permission(request, view, obj)
+        rbac.check_roles_write(actor=request.user)
+        return True

@@ -5,12 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import rbac
 from accounts.api.admin_serializers import (
     AdminUserFilterSerializer,
     AdminUserInputSerializer,
@@ -19,12 +17,7 @@ from accounts.api.admin_serializers import (
     RoleOutputSerializer,
 )
 from accounts.api.serializers import UserOutputSerializer
-from accounts.permissions import (
-    VisibleObjectModelPermissions,
-    check_permissions,
-    is_detail_route,
-    require_permissions,
-)
+from accounts.permissions import AdminUserPermissions, MfaResetPermissions, RolePermissions, require_permissions
 from accounts.selectors import (
     permissions_list,
     roles_list,
@@ -40,60 +33,6 @@ from config.query import plain_data
 
 # No PUT: every change is a PATCH.
 ALLOWED_METHODS = ["get", "post", "patch", "delete", "head", "options"]
-
-
-def _sent_fields(request: Request) -> list[str]:
-    data = request.data
-    return list(data.keys()) if hasattr(data, "keys") else []
-
-
-class AdminUserPermissions(VisibleObjectModelPermissions):
-    """Visibility first (the queryset is ``users_visible_to``), then model permissions and the no-escalation rules:
-    account flags only from superusers; changes only to users the caller may change.
-    """
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if request.method == "POST":
-            rbac.check_account_flags(actor=request.user, fields=_sent_fields(request))
-        return True
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        if not super().has_object_permission(request, view, obj):
-            return False
-        if request.method not in SAFE_METHODS:
-            rbac.check_user_change(actor=request.user, target=obj)
-            rbac.check_account_flags(actor=request.user, fields=_sent_fields(request))
-        return True
-
-
-class MfaResetPermissions(VisibleObjectModelPermissions):
-    """admin/users/{id}/mfa-reset: the user must be visible, then ``accounts.change_user`` and the no-escalation rules
-    (a non-superuser resets only ordinary users' MFA)."""
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        check_permissions(request.user, ["accounts.change_user"])
-        rbac.check_user_change(actor=request.user, target=obj)
-        return True
-
-
-class RolePermissions(VisibleObjectModelPermissions):
-    """Visibility first (the queryset is ``roles_visible_to``); reads need ``auth.view_group``; writes: superusers."""
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS or is_detail_route(view):
-            return super().has_permission(request, view)
-        if not (request.user and request.user.is_authenticated):
-            return False
-        rbac.check_roles_write(actor=request.user)
-        return True
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        if request.method in SAFE_METHODS:
-            return super().has_object_permission(request, view, obj)
-        rbac.check_roles_write(actor=request.user)
-        return True
 
 
 @extend_schema_view(

@@ -1,11 +1,16 @@
 """factory-boy factories for dashboard data."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import factory
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from dashboard.models import KPI, AlertRule, Board, Metric, Panel, Upload
+
+STORED_CSV = b"name,value,timestamp\nvisits,3,2026-01-01\nvisits,4.5,2026-01-02T12:00:00+02:00\n"
 
 
 class MetricFactory(factory.django.DjangoModelFactory):
@@ -19,15 +24,30 @@ class MetricFactory(factory.django.DjangoModelFactory):
 
 
 class UploadFactory(factory.django.DjangoModelFactory):
-    """An upload record that imported nothing (no stored file); pass ``status`` and counts as a test needs."""
+    """An upload record that imported nothing; pass ``status`` and counts as a test needs.
+
+    ``age`` and ``started`` (timedeltas) date its creation and start that long ago; ``stored=True`` gives it a stored
+    CSV file (saved through the default storage, as an upload's file is).
+    """
 
     class Meta:
         model = Upload
+
+    class Params:
+        age = timedelta(0)
+        started = None
+        stored = factory.Trait(
+            file=factory.LazyFunction(lambda: default_storage.save("uploads/test/metrics.csv", ContentFile(STORED_CSV)))
+        )
 
     filename = "metrics.csv"
     sha256 = factory.Sequence(lambda n: f"{n:064x}")
     status = Upload.Status.SUCCEEDED
     created_by = factory.SubFactory(UserFactory)
+    created_at = factory.LazyAttribute(lambda upload: timezone.now() - upload.age)
+    started_at = factory.LazyAttribute(
+        lambda upload: None if upload.started is None else timezone.now() - upload.started
+    )
 
 
 class KPIFactory(factory.django.DjangoModelFactory):

@@ -5,16 +5,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from dashboard.models import Metric, Upload
-from dashboard.tests.factories import MetricFactory
+from dashboard.tests.factories import MetricFactory, UploadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -199,27 +197,12 @@ def test_import_metrics_draws_the_bar_on_a_terminal_only(owner, tmp_path, progre
 # --- uploads_settle ---------------------------------------------------------------------------------------------
 
 
-def make_upload(owner, *, status: str, age: timedelta, started: timedelta | None = None, stored: bool = False):
-    """An Upload created *age* ago (started *started* ago), with a stored file when *stored*."""
-    now = timezone.now()
-    name = default_storage.save("uploads/test/metrics.csv", ContentFile(GOOD_CSV)) if stored else ""
-    return Upload.objects.create(
-        file=name,
-        filename="metrics.csv",
-        sha256="0" * 64,
-        status=status,
-        created_by=owner,
-        created_at=now - age,
-        started_at=None if started is None else now - started,
-    )
-
-
 def test_uploads_settle_fails_only_stale_processing_uploads(owner):
     hours = timedelta(hours=2)
-    stale = make_upload(owner, status="processing", age=hours, started=hours)
-    fresh = make_upload(owner, status="processing", age=hours, started=timedelta(minutes=10))
-    pending = make_upload(owner, status="pending", age=hours)
-    done = make_upload(owner, status="succeeded", age=hours, started=hours)
+    stale = UploadFactory(created_by=owner, status="processing", age=hours, started=hours)
+    fresh = UploadFactory(created_by=owner, status="processing", age=hours, started=timedelta(minutes=10))
+    pending = UploadFactory(created_by=owner, status="pending", age=hours)
+    done = UploadFactory(created_by=owner, status="succeeded", age=hours, started=hours)
 
     out, _ = run("uploads_settle")  # default: settings.UPLOAD_STALE_AFTER, the visibility timeout (1 h) + 10 min
     assert out == "Marked 1 upload(s) processing for more than 70 minute(s) as failed.\n"
@@ -244,8 +227,8 @@ def test_celery_beat_settles_stale_uploads(owner, settings):
     # The threshold stays above the broker's visibility timeout, so a redelivered task re-imports first.
     visibility = timedelta(seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
     assert visibility < settings.UPLOAD_STALE_AFTER
-    stale = make_upload(owner, status="processing", age=timedelta(hours=3), started=timedelta(hours=3))
-    fresh = make_upload(owner, status="processing", age=timedelta(hours=3), started=timedelta(minutes=1))
+    stale = UploadFactory(created_by=owner, status="processing", age=timedelta(hours=3), started=timedelta(hours=3))
+    fresh = UploadFactory(created_by=owner, status="processing", age=timedelta(hours=3), started=timedelta(minutes=1))
     assert uploads_settle_task() == 1
     assert dict(Upload.objects.values_list("pk", "status")) == {stale.pk: "failed", fresh.pk: "processing"}
 
@@ -253,7 +236,7 @@ def test_celery_beat_settles_stale_uploads(owner, settings):
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_uploads_settle_skips_an_import_that_still_holds_its_lock(owner):
-    running = make_upload(owner, status="processing", age=timedelta(hours=3), started=timedelta(hours=3))
+    running = UploadFactory(created_by=owner, status="processing", age=timedelta(hours=3), started=timedelta(hours=3))
     importer = connections.create_connection(DEFAULT_DB_ALIAS)  # stands for a long import's transaction
     try:
         importer.set_autocommit(False)
@@ -279,10 +262,10 @@ def test_uploads_settle_needs_a_positive_number_of_minutes(value):
 def test_uploads_purge_files_deletes_only_old_finished_files_and_keeps_the_records(owner, settings):
     settings.UPLOAD_RETENTION_DAYS = 30
     old = timedelta(days=40)
-    old_done = make_upload(owner, status="succeeded", age=old, stored=True)
-    old_failed = make_upload(owner, status="failed", age=old, stored=True)
-    old_busy = make_upload(owner, status="processing", age=old, started=old, stored=True)
-    recent = make_upload(owner, status="succeeded", age=timedelta(days=1), stored=True)
+    old_done = UploadFactory(created_by=owner, status="succeeded", age=old, stored=True)
+    old_failed = UploadFactory(created_by=owner, status="failed", age=old, stored=True)
+    old_busy = UploadFactory(created_by=owner, status="processing", age=old, started=old, stored=True)
+    recent = UploadFactory(created_by=owner, status="succeeded", age=timedelta(days=1), stored=True)
     imported = MetricFactory(owner=owner, upload=old_done)
     old_names = {old_done.file.name, old_failed.file.name}
 
@@ -307,8 +290,8 @@ def test_uploads_purge_files_deletes_only_old_finished_files_and_keeps_the_recor
 
 def test_uploads_purge_files_defaults_to_the_retention_setting(owner, settings):
     settings.UPLOAD_RETENTION_DAYS = 7
-    week_old = make_upload(owner, status="succeeded", age=timedelta(days=8), stored=True)
-    day_old = make_upload(owner, status="succeeded", age=timedelta(days=1), stored=True)
+    week_old = UploadFactory(created_by=owner, status="succeeded", age=timedelta(days=8), stored=True)
+    day_old = UploadFactory(created_by=owner, status="succeeded", age=timedelta(days=1), stored=True)
     out, _ = run("uploads_purge_files")
     assert out == "Deleted the stored files of 1 upload(s) older than 7 day(s); their records stay.\n"
     assert not default_storage.exists(week_old.file.name)
