@@ -29,13 +29,12 @@ from dashboard.models import (
     Panel,
     Upload,
 )
+from dashboard.query import in_zone, parse_local_datetime
 from dashboard.timeseries import (
     BUCKETS,
     TRUNC_BY_BUCKET,
     bucket_start,
     buckets_spanned,
-    in_zone,
-    parse_local_datetime,
     period_shift,
     relative_range,
 )

@@ -3,11 +3,10 @@ names for people."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models.functions import TruncDay, TruncHour, TruncMonth, TruncQuarter, TruncWeek, TruncYear
-from django.utils.dateparse import parse_date, parse_datetime
 
 TRUNC_BY_BUCKET = {
     "hour": TruncHour,
@@ -164,22 +163,3 @@ def relative_range(name: str, *, tz: ZoneInfo, now: datetime) -> tuple[datetime,
         start = bucket_start(now, period, tz)
         return start, period_shift(start, period, 1)
     raise ValueError(f"unknown range {name!r}")
-
-
-def parse_local_datetime(text: str) -> datetime | None:
-    """An ISO 8601 datetime or date (midnight) as given, naive or aware; None when *text* is neither."""
-    text = text.strip()
-    try:
-        parsed = parse_datetime(text)
-        if parsed is None:
-            day = parse_date(text)
-            parsed = datetime.combine(day, time()) if day is not None else None
-    except ValueError:
-        return None
-    return parsed
-
-
-def in_zone(moment: datetime, tz: ZoneInfo) -> datetime:
-    """*moment* if aware, else its wall-clock time read in *tz* (the first occurrence of a repeated hour), in UTC:
-    Python takes UTC offsets up to ±23:59, PostgreSQL only ±15:59, so nothing but UTC reaches SQL."""
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=tz, fold=0)).astimezone(UTC)

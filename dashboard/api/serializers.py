@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import FastOutputMixin
+from dashboard import query
 from dashboard.models import KPI, Aggregation, Metric, Upload
 from dashboard.timeseries import BUCKETS
 
@@ -35,14 +34,13 @@ class FiniteFloatField(serializers.FloatField):
 
 
 class TimeZoneField(serializers.CharField):
-    default_error_messages = {"unknown": "Unknown time zone {value!r}; use an IANA name such as Europe/Berlin."}
+    """An IANA time zone name, as :func:`dashboard.query.time_zone` reads it."""
 
     def to_internal_value(self, data) -> ZoneInfo:
-        name = super().to_internal_value(data)
         try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.fail("unknown", value=name)
+            return query.time_zone(super().to_internal_value(data))
+        except ValueError as error:
+            raise serializers.ValidationError(str(error), code="unknown") from None
 
     def to_representation(self, value) -> str:
         return str(value)
@@ -52,37 +50,16 @@ class TimeZoneField(serializers.CharField):
 class LocalDateTimeField(serializers.Field):
     """An ISO 8601 datetime or date (a date alone means midnight); naive values stay naive until placed in ``tz``."""
 
-    default_error_messages = {"invalid": "Enter an ISO 8601 date or datetime, e.g. 2026-01-31 or 2026-01-31T08:00:00Z."}
-
     def to_internal_value(self, data) -> datetime:
-        if not isinstance(data, str):
-            self.fail("invalid")
         try:
-            parsed = parse_datetime(data.strip())
-            if parsed is None:
-                day = parse_date(data.strip())
-                parsed = datetime.combine(day, time()) if day is not None else None
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            self.fail("invalid")
-        return parsed
-
-
-def _as_utc(value: datetime | None, tz: ZoneInfo) -> datetime | None:
-    """*value* as an aware UTC datetime (a naive one read in *tz*); raises OverflowError outside UTC's calendar.
-
-    Python takes UTC offsets up to ±23:59 while PostgreSQL takes ±15:59, so nothing but UTC reaches SQL.
-    """
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz, fold=0)
-    return value.astimezone(UTC)
+            return query.local_datetime(data)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error), code="invalid") from None
 
 
 class RangeQuerySerializer(serializers.Serializer):
-    """``from`` (inclusive), ``to`` (exclusive) and ``tz``; naive datetimes are read in ``tz``."""
+    """``from`` (inclusive), ``to`` (exclusive) and ``tz``, placed by :func:`dashboard.query.time_range`:
+    ``validated_data`` holds ``start``, ``end`` (UTC) and ``tz``."""
 
     to = LocalDateTimeField(required=False, help_text="Exclusive; a naive value is read in tz.")
     tz = TimeZoneField(required=False, help_text="IANA time zone name; default TIME_ZONE.")
@@ -93,17 +70,11 @@ class RangeQuerySerializer(serializers.Serializer):
         return fields
 
     def validate(self, attrs: dict) -> dict:
-        tz = attrs.get("tz") or ZoneInfo(settings.TIME_ZONE)
-        attrs["tz"] = tz
-        for field, key in (("from", "start"), ("to", "end")):
-            try:
-                attrs[key] = _as_utc(attrs.pop(field, None), tz)
-            except OverflowError:
-                message = "Out of range: the instant falls outside years 1-9999 in UTC."
-                raise serializers.ValidationError({field: [message]}) from None
-        if attrs["start"] is not None and attrs["end"] is not None and attrs["start"] > attrs["end"]:
-            raise serializers.ValidationError({"from": ["'from' must not be after 'to'."]})
-        return attrs
+        try:
+            bounds = query.time_range(start=attrs.pop("from", None), end=attrs.pop("to", None), tz=attrs.get("tz"))
+        except query.QueryError as error:
+            raise serializers.ValidationError(error.errors) from None
+        return {**attrs, "start": bounds.start, "end": bounds.end, "tz": bounds.tz}
 
 
 class MetricQuerySerializer(RangeQuerySerializer):

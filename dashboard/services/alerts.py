@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,6 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from dashboard import query
 from dashboard.models import KPI, AlertDelivery, AlertEvent, AlertRule
 from dashboard.selectors import VIEW_ALL_METRICS, kpi_current_values, kpi_status
 from dashboard.webhooks import UnsafeWebhookURL, webhook_body, webhook_post, webhook_signature, webhook_target_resolve
@@ -125,11 +126,11 @@ def alert_rule_clean(fields: dict) -> dict:
         if fields.get("threshold") is None:
             raise ValidationError({"threshold": f'Required for the "{condition}" condition.'})
         fields["statuses"] = []
-    try:
-        ZoneInfo(str(fields.get("tz") or settings.TIME_ZONE))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError({"tz": "Unknown time zone; use an IANA name such as Europe/Berlin."}) from None
     fields["tz"] = str(fields.get("tz") or settings.TIME_ZONE)
+    try:
+        query.time_zone(fields["tz"])
+    except ValueError as error:
+        raise ValidationError({"tz": str(error)}) from None
     fields["channels"] = _clean_channels(fields.get("channels"))
     return fields
 

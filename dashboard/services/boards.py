@@ -17,7 +17,8 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from dashboard.models import KPI, Aggregation, Board, Panel
-from dashboard.timeseries import BUCKETS, RELATIVE_RANGES, parse_local_datetime
+from dashboard.query import parse_local_datetime
+from dashboard.timeseries import BUCKETS, RELATIVE_RANGES
 
 GRID_COLUMNS = 12
 PANEL_MAX_HEIGHT = 12

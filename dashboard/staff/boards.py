@@ -17,13 +17,15 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import User
-from dashboard.charts import LARGE, SMALL, Chart, chart_points, format_number, period_label, series_chart
 from dashboard.models import Board, Panel
 from dashboard.permissions import board_missing_permissions
 from dashboard.selectors import board_data, boards_visible_to, kpi_default_range, panel_range_resolve
+from dashboard.staff.charts import LARGE, SMALL, Chart, chart_points, series_chart
+from dashboard.staff.formatting import format_number
 from dashboard.staff.forms import TimeZoneForm
 from dashboard.staff.pages import MAX_CHART_POINTS, PERIOD_NOUNS, KPICard, _card, _kpi_chart
 from dashboard.staff.views import StaffPage
+from dashboard.timeseries import period_label
 
 RANGE_LABELS = {
     "last_7_days": "Last 7 days",
@@ -136,7 +138,9 @@ class BoardPageView(StaffPage):
         if missing:
             raise PermissionDenied(f"Missing: {', '.join(missing)}")
         form = TimeZoneForm.with_defaults(self.request.GET, {"tz": settings.TIME_ZONE})
-        panels = board_panels(user=self.request.user, board=board, tz=form.query["tz"]) if form.is_valid() else []
+        panels = (
+            board_panels(user=self.request.user, board=board, tz=form.cleaned_data["tz"]) if form.is_valid() else []
+        )
         return super().get_context_data(
             board=board, form=form, panels=panels, title=board.name, tz=form.data.get("tz"), **kwargs
         )

@@ -1,15 +1,15 @@
-"""Forms of the staff pages. Query parameters are validated by the API's own serializers, so both agree."""
+"""Forms of the staff pages. Time zones, dates and ranges are read by :mod:`dashboard.query`, as the API reads them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
 from django.conf import settings
-from rest_framework import serializers
 
-from dashboard.api.serializers import RangeQuerySerializer, SeriesQuerySerializer
+from dashboard import query
 from dashboard.timeseries import BUCKETS
 
 AGGREGATION_LABELS = {
@@ -38,75 +38,83 @@ class TimeZoneChoiceField(forms.ChoiceField):
         super().__init__(choices=time_zone_choices, **kwargs)
 
     def clean(self, value) -> ZoneInfo:
-        return ZoneInfo(super().clean(value) or settings.TIME_ZONE)
+        name = super().clean(value)
+        return query.time_zone(name) if name else query.default_time_zone()
 
 
-class SerializerCheckedForm(forms.Form):
-    """A GET form whose ``clean()`` hands the raw values to a DRF serializer of the API.
+class LocalDateTimeField(forms.CharField):
+    """A date (the pages' date inputs) or an ISO 8601 datetime, naive until the form places it in its zone."""
 
-    The serializer's ``validated_data`` becomes ``self.query``; its errors land on the matching form fields.
-    """
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", DATE_INPUT)
+        super().__init__(**kwargs)
 
-    serializer_class: type[serializers.Serializer]
+    def to_python(self, value) -> datetime | None:
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return query.local_datetime(text)
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid") from None
+
+
+class StaffQueryForm(forms.Form):
+    """A GET form of a staff page, bound to ``request.GET`` with defaults for what it leaves out."""
+
+    @classmethod
+    def with_defaults(cls, data, defaults: dict, **kwargs):
+        merged = {**defaults, **{key: data.get(key) for key in data}}
+        return cls(merged, **kwargs)
+
+
+class TimeZoneForm(StaffQueryForm):
+    tz = TimeZoneChoiceField()
+
+
+class RangeForm(StaffQueryForm):
+    """``from`` and ``to`` (read in ``tz``) and ``tz``, placed as the API places them (by
+    :func:`dashboard.query.time_range`): ``cleaned_data`` holds ``start`` and ``end`` (UTC, None when empty) and ``tz``.
+    Subclasses' own fields come first."""
+
+    to = LocalDateTimeField(label="To (exclusive)")
+    tz = TimeZoneChoiceField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = LocalDateTimeField(label="From")  # a keyword: no class attribute can be named so
+        own = [name for name in self.fields if name not in ("from", "to", "tz")]
+        self.order_fields([*own, "from", "to", "tz"])
 
     def clean(self) -> dict:
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        raw = {name: self.data.get(name, "") for name in self.fields}
-        serializer = self.serializer_class(data={name: value for name, value in raw.items() if value not in ("", None)})
-        if serializer.is_valid():
-            self.query = dict(serializer.validated_data)
-        else:
-            for name, messages in serializer.errors.items():
-                self.add_error(name if name in self.fields else None, [str(message) for message in messages])
+        try:
+            bounds = query.time_range(start=cleaned.pop("from", None), end=cleaned.pop("to", None), tz=cleaned["tz"])
+        except query.QueryError as error:
+            for name, messages in error.errors.items():
+                self.add_error(name if name in self.fields else None, messages)
+            return cleaned
+        cleaned.update(start=bounds.start, end=bounds.end, tz=bounds.tz)
         return cleaned
 
-    @classmethod
-    def with_defaults(cls, data, defaults: dict, **kwargs):
-        """Bind the form to *data* (``request.GET``) with *defaults* for the fields it leaves out."""
-        merged = {**defaults, **{key: data.get(key) for key in data}}
-        return cls(merged, **kwargs)
+
+class KPIRangeForm(RangeForm):
+    """A KPI chart's range (both empty means the last 12 periods) and time zone."""
 
 
-class TimeZoneForm(SerializerCheckedForm):
-    serializer_class = RangeQuerySerializer
-    tz = TimeZoneChoiceField()
+class MetricExplorerForm(RangeForm):
+    """The explorer's series query (name, bucket, aggregation, range, time zone) over the caller's metric names."""
 
-
-class KPIRangeForm(SerializerCheckedForm):
-    """``from`` and ``to`` (dates, read in ``tz``; both empty means the last 12 periods) and ``tz``."""
-
-    serializer_class = RangeQuerySerializer
-    to = forms.CharField(required=False, label="To (exclusive)", widget=DATE_INPUT)
-    tz = TimeZoneChoiceField()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields = {"from": forms.CharField(required=False, label="From", widget=DATE_INPUT), **self.fields}
-
-
-class MetricExplorerForm(SerializerCheckedForm):
-    """The series query of the API (name, bucket, aggregation, range, time zone) with the caller's metric names."""
-
-    serializer_class = SeriesQuerySerializer
     name = forms.ChoiceField(label="Metric")
     bucket = forms.ChoiceField(choices=[(bucket, bucket.capitalize()) for bucket in BUCKETS])
     agg = forms.ChoiceField(label="Aggregation", choices=list(AGGREGATION_LABELS.items()))
-    to = forms.CharField(required=False, label="To (exclusive)", widget=DATE_INPUT)
-    tz = TimeZoneChoiceField()
 
     def __init__(self, *args, names: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["name"].choices = [(name, name) for name in names]
-        fields = dict(self.fields)
-        self.fields = {
-            "name": fields.pop("name"),
-            "bucket": fields.pop("bucket"),
-            "agg": fields.pop("agg"),
-            "from": forms.CharField(required=False, label="From", widget=DATE_INPUT),
-            **fields,
-        }
 
 
 class MetricImportForm(forms.Form):

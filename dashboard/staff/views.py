@@ -51,7 +51,7 @@ class KPIOverviewView(StaffPage):
 
     def get_context_data(self, **kwargs) -> dict:
         form = TimeZoneForm.with_defaults(self.request.GET, {"tz": settings.TIME_ZONE})
-        cards = pages.kpi_cards(user=self.request.user, tz=form.query["tz"]) if form.is_valid() else []
+        cards = pages.kpi_cards(user=self.request.user, tz=form.cleaned_data["tz"]) if form.is_valid() else []
         return super().get_context_data(
             form=form, cards=cards, status_counts=pages.status_counts(cards), tz=form.data.get("tz"), **kwargs
         )
@@ -67,7 +67,7 @@ class KPIDetailView(StaffPage):
         form = KPIRangeForm.with_defaults(self.request.GET, {"tz": settings.TIME_ZONE})
         detail = None
         if form.is_valid():
-            query = form.query
+            query = form.cleaned_data
             try:
                 detail = pages.kpi_detail(
                     user=self.request.user, kpi=kpi, tz=query["tz"], start=query["start"], end=query["end"]
@@ -97,7 +97,7 @@ class MetricExplorerView(StaffPage):
         form = MetricExplorerForm.with_defaults(self.request.GET, defaults, names=names)
         explorer = None
         if names and form.is_valid():
-            query = form.query
+            query = form.cleaned_data
             try:
                 explorer = pages.metric_explorer(
                     user=self.request.user,

@@ -10,9 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from dashboard.charts import format_change, format_number
 from dashboard.models import KPI, Metric, Upload
 from dashboard.staff import pages
+from dashboard.staff.formatting import format_change, format_number
 from dashboard.tests.factories import KPIFactory, MetricFactory
 from dashboard.timeseries import bucket_start, period_shift
 
@@ -267,11 +267,11 @@ def test_explorer_defaults_to_the_first_visible_name_by_day_over_90_days(client,
     response = client.get(EXPLORER)
     form = response.context["form"]
     assert form.is_valid()
-    assert form.query["name"] == "revenue"
-    assert form.query["bucket"] == "day"
-    assert form.query["agg"] == "avg"  # not a sum, which means nothing for a gauge such as latency
+    assert form.cleaned_data["name"] == "revenue"
+    assert form.cleaned_data["bucket"] == "day"
+    assert form.cleaned_data["agg"] == "avg"  # not a sum, which means nothing for a gauge such as latency
     assert response.context["explorer"] is not None
-    assert client.get(EXPLORER, {"agg": "sum"}).context["form"].query["agg"] == "sum"  # the URL chooses
+    assert client.get(EXPLORER, {"agg": "sum"}).context["form"].cleaned_data["agg"] == "sum"  # the URL chooses
 
 
 def test_explorer_offers_only_visible_names(client, data):

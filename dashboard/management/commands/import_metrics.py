@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.files import File
@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from accounts.models import User
 from config.domain import DomainError
+from dashboard import query
 from dashboard.services.uploads import ImportFailure, ImportOutcome, metrics_import
 
 SHOWN_ERRORS = 20
@@ -111,9 +112,9 @@ class Command(BaseCommand):
 
     def _zone(self, name: str) -> ZoneInfo:
         try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise CommandError(f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin or UTC.") from None
+            return query.time_zone(name)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
 
     def _report_errors(self, outcome: ImportOutcome) -> None:
         for error in outcome.errors[:SHOWN_ERRORS]:
