@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "config.apps.ProjectConfig",
     "accounts",
     "dashboard",
+    "dashboard.staff",
     "idempotency",
 ]
 
@@ -93,7 +94,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.project",
             ],
-            "libraries": {"staff_format": "dashboard.staff.templatetags.staff_format"},
         },
     },
 ]

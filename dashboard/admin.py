@@ -5,10 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
-from dashboard.charts import format_exact
 from dashboard.models import KPI, AlertRule, Board, Metric, Upload
 from dashboard.selectors import alert_rules_visible_to, boards_visible_to, metrics_visible_to, uploads_visible_to
 from dashboard.services.alerts import (
@@ -19,9 +18,8 @@ from dashboard.services.alerts import (
     alert_rule_update,
     alerts_metrics_touched,
 )
-from dashboard.staff.alerts import AlertRuleEventsView
-from dashboard.staff.boards import BoardLayoutView, BoardPageView
-from dashboard.staff.views import KPIDetailView, KPIOverviewView, MetricExplorerView, MetricImportView
+from dashboard.staff.formatting import format_exact
+from dashboard.staff.urls import StaffPagesMixin
 
 
 class VisibleOwnerFilter(admin.SimpleListFilter):
@@ -57,7 +55,7 @@ class VisibleNameFilter(admin.SimpleListFilter):
 
 
 @admin.register(Metric)
-class MetricAdmin(admin.ModelAdmin):
+class MetricAdmin(StaffPagesMixin, admin.ModelAdmin):
     list_display = ("name", "display_value", "timestamp", "owner", "upload")
     list_filter = (VisibleNameFilter, VisibleOwnerFilter)
     list_select_related = ("owner", "upload")
@@ -89,18 +87,6 @@ class MetricAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
         alerts_metrics_touched(names=names)
 
-    def get_urls(self):
-        site = self.admin_site
-        return [
-            path(
-                "explorer/",
-                site.admin_view(MetricExplorerView.as_view(admin_site=site)),
-                name="dashboard_metric_explorer",
-            ),
-            path("import/", site.admin_view(MetricImportView.as_view(admin_site=site)), name="dashboard_metric_import"),
-            *super().get_urls(),
-        ]
-
     def _owns(self, request, obj) -> bool:
         return obj is None or request.user.is_superuser or obj.owner_id == request.user.pk
 
@@ -112,7 +98,7 @@ class MetricAdmin(admin.ModelAdmin):
 
 
 @admin.register(KPI)
-class KPIAdmin(admin.ModelAdmin):
+class KPIAdmin(StaffPagesMixin, admin.ModelAdmin):
     list_display = ("name", "metric_name", "aggregation", "period", "display_target", "direction", "unit")
     list_filter = ("period", "aggregation", "direction")
     search_fields = ("name", "metric_name", "description")
@@ -122,16 +108,6 @@ class KPIAdmin(admin.ModelAdmin):
     @admin.display(description="target", ordering="target")
     def display_target(self, obj):
         return format_exact(obj.target)
-
-    def get_urls(self):
-        site = self.admin_site
-        return [
-            path("overview/", site.admin_view(KPIOverviewView.as_view(admin_site=site)), name="dashboard_kpi_overview"),
-            path(
-                "<int:pk>/chart/", site.admin_view(KPIDetailView.as_view(admin_site=site)), name="dashboard_kpi_chart"
-            ),
-            *super().get_urls(),
-        ]
 
     def save_model(self, request, obj, form, change):
         from dashboard.services import kpi_create, kpi_update
@@ -204,7 +180,7 @@ class AlertRuleForm(forms.ModelForm):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(StaffPagesMixin, admin.ModelAdmin):
     """Each staff member's own rules (superusers: all), written through the alert rule services."""
 
     form = AlertRuleForm
@@ -217,17 +193,6 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return alert_rules_visible_to(request.user)
-
-    def get_urls(self):
-        site = self.admin_site
-        return [
-            path(
-                "<int:pk>/events/",
-                site.admin_view(AlertRuleEventsView.as_view(admin_site=site)),
-                name="dashboard_alertrule_events",
-            ),
-            *super().get_urls(),
-        ]
 
     @admin.display(description="events")
     def events(self, obj):
@@ -254,7 +219,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Board)
-class BoardAdmin(admin.ModelAdmin):
+class BoardAdmin(StaffPagesMixin, admin.ModelAdmin):
     """The boards the staff member sees, each opening its page; boards are built through the API (the SPA)."""
 
     list_display = ("board_link", "description", "owner", "shared", "panel_count", "updated_at")
@@ -264,20 +229,6 @@ class BoardAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return boards_visible_to(request.user).select_related("owner")
-
-    def get_urls(self):
-        site = self.admin_site
-        return [
-            path(
-                "<int:pk>/page/", site.admin_view(BoardPageView.as_view(admin_site=site)), name="dashboard_board_page"
-            ),
-            path(
-                "<int:pk>/layout.css",
-                site.admin_view(BoardLayoutView.as_view(admin_site=site)),
-                name="dashboard_board_layout",
-            ),
-            *super().get_urls(),
-        ]
 
     @admin.display(description="board", ordering="name")
     def board_link(self, obj):

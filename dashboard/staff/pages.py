@@ -1,4 +1,4 @@
-"""What the staff pages show, assembled from the dashboard selectors and drawn by :mod:`dashboard.charts`.
+"""What the staff pages show, assembled from the dashboard selectors and drawn by :mod:`dashboard.staff.charts`.
 
 No numbers are computed here: values, statuses and changes come from the selectors the API uses; this module only
 pairs them with labels and charts.
@@ -13,16 +13,6 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from accounts.models import User
-from dashboard.charts import (
-    LARGE,
-    SMALL,
-    Chart,
-    ChartPoint,
-    ChartSize,
-    chart_points,
-    format_number,
-    series_chart,
-)
 from dashboard.models import KPI, Upload
 from dashboard.selectors import (
     KPIStatus,
@@ -36,6 +26,8 @@ from dashboard.selectors import (
     metric_series,
     uploads_visible_to,
 )
+from dashboard.staff.charts import LARGE, SMALL, Chart, ChartPoint, ChartSize, chart_points, series_chart
+from dashboard.staff.formatting import format_number
 from dashboard.timeseries import bucket_start, period_label, period_shift
 
 MAX_CHART_POINTS = 1500

@@ -8,20 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard.charts import (
-    LARGE,
-    SMALL,
-    ChartPoint,
-    axis_labels,
-    chart_points,
-    describe_series,
-    format_change,
-    format_exact,
-    format_number,
-    nice_ticks,
-    series_chart,
-)
 from dashboard.selectors import Point
+from dashboard.staff.charts import LARGE, SMALL, ChartPoint, chart_points, describe_series, nice_ticks, series_chart
+from dashboard.staff.formatting import axis_labels, format_change, format_exact, format_number
 from dashboard.timeseries import bucket_end, period_label
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -8,7 +8,7 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from dashboard.charts import format_number
+from dashboard.staff.formatting import format_number
 from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory, board_with_three_panels
 
 pytestmark = pytest.mark.django_db

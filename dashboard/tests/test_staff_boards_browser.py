@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory
 from config.tests.browser import REPO_ROOT, artifacts_dir, assert_clean, login, open_page
-from dashboard.charts import format_number
+from dashboard.staff.formatting import format_number
 from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory, board_with_three_panels
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory
 from config.tests.browser import artifacts_dir, assert_clean, login, open_page
-from dashboard.charts import format_number
 from dashboard.models import Metric
+from dashboard.staff.formatting import format_number
 from dashboard.tests.factories import KPIFactory, MetricFactory
 from dashboard.timeseries import bucket_start, period_shift
 

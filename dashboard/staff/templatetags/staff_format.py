@@ -1,10 +1,10 @@
-"""Number formatting of the staff pages as template filters (``{% load staff_format %}``), over dashboard.charts'."""
+"""The staff pages' number formatting as template filters (``{% load staff_format %}``): dashboard.staff.formatting."""
 
 from __future__ import annotations
 
 from django import template
 
-from dashboard.charts import format_change, format_exact, format_number
+from dashboard.staff.formatting import format_change, format_exact, format_number
 
 register = template.Library()
 
