@@ -168,6 +168,37 @@ class MetricHour(models.Model):
         return f"{self.name} @ {self.hour:%Y-%m-%d %H:00} ({self.value_count})"
 
 
+class MetricDay(models.Model):
+    """The daily rollup: :class:`MetricHour`'s cells of one UTC day folded together (same key, ``day`` for ``hour``),
+    kept exact with them by every write path.
+
+    A year or a month in any zone whose offsets are whole hours is mostly whole UTC days: reads take those from here
+    (one row per day) and only the days holding a bucket boundary from the hours.
+    """
+
+    pk = models.CompositePrimaryKey("name", "day", "owner", "source")
+    name = models.CharField(max_length=255)
+    day = models.DateTimeField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    source = models.BigIntegerField(default=0)
+    value_count = models.BigIntegerField()
+    value_sum = models.FloatField()
+    value_min = models.FloatField()
+    value_max = models.FloatField()
+    first_timestamp = models.DateTimeField()
+    last_timestamp = models.DateTimeField()
+    last_id = models.BigIntegerField()
+    last_value = models.FloatField()
+
+    class Meta:
+        verbose_name = "metric day"
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.day:%Y-%m-%d} ({self.value_count})"
+
+
 KPI_NAME_TAKEN = "A KPI with this name already exists."
 
 

@@ -1,6 +1,6 @@
-"""Reading the hourly rollup: which part of a time range its cells answer exactly, and the one query that composes
-those cells with the raw rows of the rest (the partial hours at the edges, or everything in a zone whose offsets are
-not whole hours).
+"""Reading the rollups: which part of a time range the daily and hourly cells answer exactly, and the one query that
+composes those cells with the raw rows of the rest (the partial hours at the edges, or everything in a zone whose
+offsets are not whole hours).
 
 A UTC hour lies inside one wall-clock bucket of every size (hour … year) in a zone whose offsets are whole hours and
 change on whole UTC hours — DST days of 23 and 25 hours included — so such buckets are sums of hours. Asia/Kolkata
@@ -15,12 +15,14 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db import connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Max, Min, Q, QuerySet
 
 # Zones are checked over these years; outside them (rare data), buckets in zones other than UTC come from raw rows.
 ZONE_CHECK_FROM = datetime(1900, 1, 1, tzinfo=UTC)
 ZONE_CHECK_TO = datetime(2100, 1, 1, tzinfo=UTC)
 HOUR_SECONDS = 3600
+HOUR = timedelta(hours=1)
+UTC_KEYS = ("UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Universal", "Zulu", "UCT")
 Window = tuple[datetime | None, datetime | None]
 
 
@@ -31,7 +33,7 @@ def _zone_key(tz: tzinfo) -> str:
 @lru_cache(maxsize=128)
 def _zone_hour_bounds(key: str) -> Window | None:
     """The span in which *key*'s offsets are whole hours changing on whole UTC hours (None: unbounded), or None."""
-    if key in ("UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Universal", "Zulu", "UCT"):
+    if key in UTC_KEYS:
         return (None, None)
     zone = ZoneInfo(key)
 
@@ -84,27 +86,107 @@ def hour_window(*, start: datetime | None, end: datetime | None, tz: tzinfo | No
     return a, b
 
 
+DAY = timedelta(days=1)
+# Above this many UTC days holding a bucket boundary (or half the days in the range), day cells save nothing: the
+# series reads hours only (day buckets in a zone off UTC, say).
+STRADDLES_MAX = 200
+
+
+def _ceil_day(moment: datetime) -> datetime:
+    floor = _floor_day(moment)
+    return floor if floor == moment else floor + DAY
+
+
+def _floor_day(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _straddles(first: datetime, last: datetime, bucket: str, tz: tzinfo) -> list[datetime] | None:
+    """The UTC days in ``[first, last)`` that hold the start of a *bucket* in *tz* after their midnight (their hours
+    belong to two buckets), or None when there are too many for day cells to help."""
+    from dashboard.timeseries import bucket_start, period_shift
+
+    if _zone_key(tz) in UTC_KEYS:
+        return []  # every bucket starts at a UTC midnight
+    days = (last - first) // DAY
+    limit = min(STRADDLES_MAX, days // 2)
+    found: set[datetime] = set()
+    boundary = bucket_start(first, bucket, tz)
+    while boundary.astimezone(UTC) < last:
+        # The day of the boundary and its neighbours, each kept when its first and last hour fall in two buckets.
+        for day in (_floor_day(boundary) + step * DAY for step in (-1, 0, 1)):
+            if first <= day < last and bucket_start(day, bucket, tz) != bucket_start(day + 23 * HOUR, bucket, tz):
+                found.add(day)
+        if len(found) > limit:
+            return None
+        boundary = period_shift(boundary, bucket, 1)
+    return sorted(found)
+
+
 def split(
-    *, metrics: QuerySet, cells: QuerySet, start: datetime | None, end: datetime | None, tz: tzinfo | None = None
-) -> tuple[QuerySet | None, QuerySet | None]:
-    """``(cells, raw rows)`` that together hold exactly the *metrics* (already filtered to ``[start, end)``) once;
-    either may be None. *cells* are the rollup cells under the same visibility and name/owner filters."""
+    *,
+    metrics: QuerySet,
+    cells: QuerySet,
+    days: QuerySet | None = None,
+    start: datetime | None,
+    end: datetime | None,
+    tz: tzinfo | None = None,
+    bucket: str | None = None,
+) -> tuple[QuerySet | None, QuerySet | None, QuerySet | None]:
+    """``(day cells, hour cells, raw rows)`` that together hold exactly the *metrics* (already filtered to
+    ``[start, end)``) once; any may be None. *cells* and *days* are the hourly and daily rollup under the same
+    visibility and name/owner filters. Day cells serve the whole UTC days inside the hours' window that lie inside
+    one *bucket* in *tz* (all of them when no bucket is asked: counts and names); hours the rest of the window."""
     window = hour_window(start=start, end=end, tz=tz)
     if window is None:
-        return None, metrics
+        return None, None, metrics
     a, b = window
     if a is not None:
         cells = cells.filter(hour__gte=a)
     if b is not None:
         cells = cells.filter(hour__lt=b)
-    if a is None and b is None:
-        return cells, None
-    outside = Q()
-    if a is not None:
-        outside |= Q(timestamp__lt=a)
-    if b is not None:
-        outside |= Q(timestamp__gte=b)
-    return cells, metrics.filter(outside)
+    raw = None
+    if a is not None or b is not None:
+        outside = Q()
+        if a is not None:
+            outside |= Q(timestamp__lt=a)
+        if b is not None:
+            outside |= Q(timestamp__gte=b)
+        raw = metrics.filter(outside)
+    if days is None or bucket == "hour":
+        return None, cells, raw
+    first = _ceil_day(a) if a is not None else None
+    last = _floor_day(b) if b is not None else None
+    if first is not None and last is not None and first >= last:
+        return None, cells, raw
+    straddles: list[datetime] = []
+    if bucket is not None and _zone_key(tz or UTC) not in UTC_KEYS:
+        if start is None or end is None:  # the zone's checked span bounds the window: narrow it to the data
+            extent = days.aggregate(low=Min("day"), high=Max("day"))
+            if extent["low"] is None:
+                return None, cells, raw
+            first = max(first, instant(extent["low"])) if first is not None else instant(extent["low"])
+            high = instant(extent["high"]) + DAY
+            last = min(last, high) if last is not None else high
+            if first >= last:
+                return None, cells, raw
+        straddles = _straddles(first, last, bucket, tz)
+        if straddles is None:
+            return None, cells, raw
+    if first is not None:
+        days = days.filter(day__gte=first)
+    if last is not None:
+        days = days.filter(day__lt=last)
+    if straddles:
+        days = days.exclude(day__in=straddles)
+    by_hour = Q()
+    if first is not None:
+        by_hour |= Q(hour__lt=first)
+    if last is not None:
+        by_hour |= Q(hour__gte=last)
+    for day in straddles:
+        by_hour |= Q(hour__gte=day, hour__lt=day + DAY)
+    return days, (cells.filter(by_hour) if by_hour else None), raw
 
 
 def composed_rows(parts: Sequence[QuerySet | None], outer: str) -> list[tuple]:

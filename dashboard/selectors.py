@@ -24,6 +24,7 @@ from dashboard.models import (
     AlertRule,
     Board,
     Metric,
+    MetricDay,
     MetricHour,
     MetricTotal,
     Panel,
@@ -107,14 +108,19 @@ def _filter_cells(cells: QuerySet, filters: MetricFilters) -> QuerySet:
     return cells
 
 
-def _split(user: User, filters: MetricFilters, tz: ZoneInfo | None = None) -> tuple[QuerySet | None, QuerySet | None]:
-    """``(rollup cells, raw rows)`` holding exactly the visible metrics under *filters*, each once."""
+def _split(
+    user: User, filters: MetricFilters, tz: ZoneInfo | None = None, bucket: str | None = None
+) -> tuple[QuerySet | None, QuerySet | None, QuerySet | None]:
+    """``(day cells, hour cells, raw rows)`` holding exactly the visible metrics under *filters*, each once (each
+    cell inside one *bucket* in *tz* when given)."""
     return rollup.split(
         metrics=_filter_metrics(metrics_visible_to(user), filters),
         cells=_filter_cells(_visible(MetricHour.objects.all(), user), filters),
+        days=_filter_cells(_visible(MetricDay.objects.all(), user), filters),
         start=filters.start,
         end=filters.end,
         tz=tz,
+        bucket=bucket,
     )
 
 
@@ -130,9 +136,9 @@ def metric_count(*, user: User, filters: MetricFilters) -> int:
     if filters.start is None and filters.end is None:
         totals = _filter_cells(_visible(MetricTotal.objects.all(), user), filters)
         return int(totals.aggregate(count=Sum("value_count"))["count"] or 0)
-    cells, raw = _split(user, filters)
+    days, cells, raw = _split(user, filters)
     parts = [
-        cells.values(k_count=F("value_count")) if cells is not None else None,
+        *(part.values(k_count=F("value_count")) if part is not None else None for part in (days, cells)),
         raw.values(k_count=Value(1, output_field=BigIntegerField())) if raw is not None else None,
     ]
     ((count,),) = rollup.composed_rows(parts, "SELECT SUM(k_count) FROM ({union}) AS u")
@@ -150,13 +156,16 @@ def metric_names(*, user: User, filters: MetricFilters) -> list[dict]:
             .order_by("name")
         )
         return [{**row, "count": int(row["count"])} for row in rows]
-    cells, raw = _split(user, filters)
+    days, cells, raw = _split(user, filters)
     parts = [
-        cells.values(
-            k_name=F("name"), k_count=F("value_count"), k_first=F("first_timestamp"), k_last=F("last_timestamp")
-        )
-        if cells is not None
-        else None,
+        *(
+            part.values(
+                k_name=F("name"), k_count=F("value_count"), k_first=F("first_timestamp"), k_last=F("last_timestamp")
+            )
+            if part is not None
+            else None
+            for part in (days, cells)
+        ),
         raw.values(
             k_name=F("name"),
             k_count=Value(1, output_field=BigIntegerField()),
@@ -193,23 +202,26 @@ COMPOSED_LAST = (
 COLUMNS = ("k_name", "k_t", "k_sum", "k_count", "k_min", "k_max", "k_last_ts", "k_last_id", "k_last")
 
 
-def _composed_parts(
-    user: User, filters: MetricFilters, bucket: str, tz: ZoneInfo
-) -> tuple[QuerySet | None, QuerySet | None]:
-    cells, raw = _split(user, filters, tz)
+def _composed_parts(user: User, filters: MetricFilters, bucket: str, tz: ZoneInfo) -> tuple[QuerySet | None, ...]:
+    """Day cells, hour cells and raw rows of the visible metrics under *filters*, each with the :data:`COLUMNS`
+    (``k_t`` its *bucket* in *tz*); any may be None."""
+    days, cells, raw = _split(user, filters, tz, bucket)
     trunc = TRUNC_BY_BUCKET[bucket]
-    if cells is not None:
-        cells = cells.annotate(
-            k_name=F("name"),
-            k_t=trunc("hour", tzinfo=tz),
-            k_sum=F("value_sum"),
-            k_count=F("value_count"),
-            k_min=F("value_min"),
-            k_max=F("value_max"),
-            k_last_ts=F("last_timestamp"),
-            k_last_id=F("last_id"),
-            k_last=F("last_value"),
-        ).values(*COLUMNS)
+    rolled = []
+    for part, start in ((days, "day"), (cells, "hour")):
+        if part is not None:
+            part = part.annotate(
+                k_name=F("name"),
+                k_t=trunc(start, tzinfo=tz),
+                k_sum=F("value_sum"),
+                k_count=F("value_count"),
+                k_min=F("value_min"),
+                k_max=F("value_max"),
+                k_last_ts=F("last_timestamp"),
+                k_last_id=F("last_id"),
+                k_last=F("last_value"),
+            ).values(*COLUMNS)
+        rolled.append(part)
     if raw is not None:
         raw = raw.annotate(
             k_name=F("name"),
@@ -222,7 +234,7 @@ def _composed_parts(
             k_last_id=F("id"),
             k_last=F("value"),
         ).values(*COLUMNS)
-    return cells, raw
+    return (*rolled, raw)
 
 
 def _composed_values(

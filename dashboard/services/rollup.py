@@ -1,5 +1,7 @@
-"""Upkeep of the hourly rollup (:class:`dashboard.models.MetricHour`): every write of metrics changes its cells in
-the same transaction, so a read never sees the rollup and the raw rows disagree.
+"""Upkeep of the hourly and daily rollups (:class:`dashboard.models.MetricHour`, :class:`~dashboard.models.MetricDay`)
+and the per-name totals: every write of metrics changes their cells in the same transaction, so a read never sees the
+rollup and the raw rows disagree. Writers touch hours, then days, then totals, each in key order, so concurrent
+writers wait for each other in one order and never deadlock.
 
 A cell is ``(name, UTC hour, owner, source)``; ``source`` is 0 for metrics written through the API or the admin and
 the upload's id for imported ones, so deleting an upload drops its cells whole. Inserts merge into cells (count and
@@ -16,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Q
 
-from dashboard.models import Metric, MetricHour, MetricTotal
+from dashboard.models import Metric, MetricDay, MetricHour, MetricTotal
 
 HOUR = timedelta(hours=1)
 BATCH = 500
@@ -36,6 +38,10 @@ COLUMNS = (
     "last_value",
 )
 KEY = COLUMNS[:4]
+DAY_TABLE = MetricDay._meta.db_table
+DAY_COLUMNS = ("name", "day", "owner_id", "source", *COLUMNS[4:])
+DAY_KEY = DAY_COLUMNS[:4]
+DAY = timedelta(days=1)
 TOTALS_TABLE = MetricTotal._meta.db_table
 TOTALS_COLUMNS = ("name", "owner_id", "source", "value_count", "first_timestamp", "last_timestamp")
 TOTALS_KEY = TOTALS_COLUMNS[:3]
@@ -48,6 +54,11 @@ CellKey = tuple[str, datetime, int, int]
 def hour_of(moment: datetime) -> datetime:
     """The UTC hour holding *moment* (aware), as an aware UTC datetime."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(moment: datetime) -> datetime:
+    """The UTC day holding *moment* (aware), as an aware UTC datetime at midnight."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def cell_key(owner_id: int, name: str, timestamp: datetime, upload_id: int | None) -> CellKey:
@@ -83,6 +94,19 @@ class Cell:
         if (timestamp, pk) > (self.last_timestamp, self.last_id):
             self.last_timestamp, self.last_id, self.last_value = timestamp, pk, value
 
+    def absorb(self, other: Cell) -> None:
+        """Fold another cell (of the same key at a coarser grain) into this one."""
+        self.count += other.count
+        self.total += other.total
+        self.low = min(self.low, other.low)
+        self.high = max(self.high, other.high)
+        self.first = min(self.first, other.first)
+        if (other.last_timestamp, other.last_id) > (self.last_timestamp, self.last_id):
+            self.last_timestamp, self.last_id, self.last_value = other.last_timestamp, other.last_id, other.last_value
+
+    def copy(self) -> Cell:
+        return Cell(**vars(self))
+
     def row(self, key: CellKey) -> tuple:
         return (
             *key,
@@ -109,6 +133,19 @@ def cells_of(rows: Iterable[tuple[int, str, datetime, int | None, int, float]]) 
         else:
             cell.merge(value=value, timestamp=moment, pk=pk)
     return cells
+
+
+def days_of(cells: dict[CellKey, Cell]) -> dict[CellKey, Cell]:
+    """Hour cells folded into day cells (``(name, UTC day, owner_id, source)``)."""
+    days: dict[CellKey, Cell] = {}
+    for (name, hour, owner_id, source), cell in cells.items():
+        key = (name, day_of(hour), owner_id, source)
+        day = days.get(key)
+        if day is None:
+            days[key] = cell.copy()
+        else:
+            day.absorb(cell)
+    return days
 
 
 def _batches(items: list, size: int = BATCH) -> Iterator[list]:
@@ -141,19 +178,19 @@ def _upsert(connection, rows: list[tuple], conflict: str, *, table=TABLE, column
             )
 
 
-def _merge_sql(connection) -> str:
+def _merge_sql(connection, table: str = TABLE) -> str:
     least, greatest = _functions(connection)
-    newer = f"(excluded.last_timestamp, excluded.last_id) > ({TABLE}.last_timestamp, {TABLE}.last_id)"
+    newer = f"(excluded.last_timestamp, excluded.last_id) > ({table}.last_timestamp, {table}.last_id)"
     return (
         "DO UPDATE SET "
-        f"value_count = {TABLE}.value_count + excluded.value_count, "
-        f"value_sum = {TABLE}.value_sum + excluded.value_sum, "
-        f"value_min = {least}({TABLE}.value_min, excluded.value_min), "
-        f"value_max = {greatest}({TABLE}.value_max, excluded.value_max), "
-        f"first_timestamp = {least}({TABLE}.first_timestamp, excluded.first_timestamp), "
-        f"last_timestamp = CASE WHEN {newer} THEN excluded.last_timestamp ELSE {TABLE}.last_timestamp END, "
-        f"last_id = CASE WHEN {newer} THEN excluded.last_id ELSE {TABLE}.last_id END, "
-        f"last_value = CASE WHEN {newer} THEN excluded.last_value ELSE {TABLE}.last_value END"
+        f"value_count = {table}.value_count + excluded.value_count, "
+        f"value_sum = {table}.value_sum + excluded.value_sum, "
+        f"value_min = {least}({table}.value_min, excluded.value_min), "
+        f"value_max = {greatest}({table}.value_max, excluded.value_max), "
+        f"first_timestamp = {least}({table}.first_timestamp, excluded.first_timestamp), "
+        f"last_timestamp = CASE WHEN {newer} THEN excluded.last_timestamp ELSE {table}.last_timestamp END, "
+        f"last_id = CASE WHEN {newer} THEN excluded.last_id ELSE {table}.last_id END, "
+        f"last_value = CASE WHEN {newer} THEN excluded.last_value ELSE {table}.last_value END"
     )
 
 
@@ -198,13 +235,13 @@ def rollup_merge_totals(*, totals: dict[TotalKey, list], using: str = DEFAULT_DB
 
 
 def rollup_merge(*, cells: dict[CellKey, Cell], using: str = DEFAULT_DB_ALIAS) -> None:
-    """Add new metrics, aggregated into *cells*, to the stored cells and totals (creating the missing ones).
-
-    Cells before totals, in key order, as every writer does, so concurrent writers wait for each other in one
-    order and never deadlock."""
+    """Add new metrics, aggregated into *cells*, to the stored hours, days and totals (creating the missing ones)."""
     connection = connections[using]
     rows = [cells[key].row(key) for key in sorted(cells)]
     _upsert(connection, rows, _merge_sql(connection))
+    days = days_of(cells)
+    rows = [days[key].row(key) for key in sorted(days)]
+    _upsert(connection, rows, _merge_sql(connection, DAY_TABLE), table=DAY_TABLE, columns=DAY_COLUMNS, key=DAY_KEY)
     totals = totals_of((key, cell.count, cell.first, cell.last_timestamp) for key, cell in cells.items())
     rollup_merge_totals(totals=totals, using=using)
 
@@ -257,7 +294,79 @@ def rollup_refresh(*, rows: Iterable[tuple], using: str = DEFAULT_DB_ALIAS) -> N
             for batch in _batches(empty):
                 where, params = _keys_where(connection, batch)
                 cursor.execute(f"DELETE FROM {TABLE} WHERE {where}", params)  # noqa: S608 (as above)
+        _refresh_days(
+            connection, sorted({(name, day_of(hour), owner_id, source) for name, hour, owner_id, source in keys})
+        )
         _refresh_totals(connection, sorted({(name, owner_id, source) for name, _, owner_id, source in keys}))
+
+
+def _day_sql(connection) -> str:
+    _functions(connection)
+    return DAY_OF_HOUR_SQL[connection.vendor]
+
+
+DAY_OF_HOUR_SQL = {
+    "postgresql": "date_trunc('day', hour, 'UTC')",
+    "sqlite": "substr(hour, 1, 10) || ' 00:00:00'",
+}
+DAYS_FROM_HOURS_SQL = f"""
+SELECT name, day, owner_id, source, n, total, low, high, first_ts, last_timestamp, last_id, last_value FROM (
+    SELECT name, {{day}} AS day, owner_id, source, last_timestamp, last_id, last_value,
+        SUM(value_count) OVER cells AS n, SUM(value_sum) OVER cells AS total, MIN(value_min) OVER cells AS low,
+        MAX(value_max) OVER cells AS high, MIN(first_timestamp) OVER cells AS first_ts,
+        ROW_NUMBER() OVER (PARTITION BY name, {{day}}, owner_id, source
+                           ORDER BY last_timestamp DESC, last_id DESC) AS rank_in_day
+    FROM {TABLE} WHERE {{where}}
+    WINDOW cells AS (PARTITION BY name, {{day}}, owner_id, source)
+) AS folded WHERE rank_in_day = 1
+"""  # noqa: S608 (constant SQL)
+DAY_REPLACE_SQL = "DO UPDATE SET " + ", ".join(f"{column} = excluded.{column}" for column in DAY_COLUMNS[4:])
+
+
+def _refresh_days(connection, keys: list[CellKey]) -> None:
+    """Recompute the day cells *keys* from their (already refreshed) hour cells, after locking them like the hours."""
+    placeholders = [(*key, 0, 0.0, 0.0, 0.0, key[1], key[1], 0, 0.0) for key in keys]
+    _upsert(connection, placeholders, "DO NOTHING", table=DAY_TABLE, columns=DAY_COLUMNS, key=DAY_KEY)
+    with connection.cursor() as cursor:
+        for batch in _batches(keys, 100):
+            where, params = _keys_where(connection, batch, key=DAY_KEY)
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SELECT 1 FROM {DAY_TABLE} WHERE {where} FOR UPDATE", params)  # noqa: S608
+            hours = " OR ".join(
+                ["(name = %s AND owner_id = %s AND source = %s AND hour >= %s AND hour < %s)"] * len(batch)
+            )
+            hour_params = []
+            for name, day, owner_id, source in batch:
+                hour_params += _adapt(connection, (name, owner_id, source, day, day + DAY))
+            cursor.execute(DAYS_FROM_HOURS_SQL.format(day=_day_sql(connection), where=hours), hour_params)
+            fresh = {}
+            for name, day, owner_id, source, *values in cursor.fetchall():
+                fresh[(name, _instant(day), owner_id, source)] = values
+            if fresh:
+                rows = [(*key, *values) for key, values in sorted(fresh.items())]
+                _upsert(connection, rows, DAY_REPLACE_SQL, table=DAY_TABLE, columns=DAY_COLUMNS, key=DAY_KEY)
+            gone = [key for key in batch if key not in fresh]
+            if gone:
+                where, params = _keys_where(connection, gone, key=DAY_KEY)
+                cursor.execute(f"DELETE FROM {DAY_TABLE} WHERE {where}", params)  # noqa: S608
+
+
+def _instant(value) -> datetime:
+    """A timestamp as the database gives it (aware; naive UTC text on SQLite), aware."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def rollup_build_days(*, source: int, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Fold the hour cells of *source* (an upload whose cells were just written) into its new day cells."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {DAY_TABLE} ({', '.join(DAY_COLUMNS)}) "
+            + DAYS_FROM_HOURS_SQL.format(day=_day_sql(connection), where="source = %s"),
+            [source],
+        )
 
 
 def _refresh_totals(connection, keys: list[TotalKey]) -> None:
@@ -294,6 +403,7 @@ def rollup_drop_upload(*, upload_id: int, using: str = DEFAULT_DB_ALIAS) -> int:
     """Remove the cells of an upload's metrics (its metrics are being deleted with it)."""
     with connections[using].cursor() as cursor:
         cursor.execute(f"DELETE FROM {TOTALS_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
+        cursor.execute(f"DELETE FROM {DAY_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
         cursor.execute(f"DELETE FROM {TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (a constant table name)
         return cursor.rowcount
 
@@ -315,12 +425,41 @@ COPY_CELLS_TYPES = [
 ]
 
 
+COPY_DAYS_SQL = f"COPY {DAY_TABLE} ({', '.join(DAY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+
+
 def rollup_copy_cells(*, rows: Iterable[tuple], using: str = DEFAULT_DB_ALIAS) -> None:
-    """PostgreSQL: COPY brand-new cells (an import's, whose keys no other writer can hold) into the rollup."""
-    with connections[using].cursor() as cursor, cursor.cursor.copy(COPY_CELLS_SQL) as copy:
-        copy.set_types(COPY_CELLS_TYPES)
-        for row in rows:
-            copy.write_row(row)
+    """PostgreSQL: COPY brand-new hour cells (an import's, whose keys no other writer can hold) into the rollup, and
+    the day cells they fold into."""
+    days: dict[tuple, list] = {}
+    get = days.get
+    with connections[using].cursor() as cursor:
+        with cursor.cursor.copy(COPY_CELLS_SQL) as copy:
+            copy.set_types(COPY_CELLS_TYPES)
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
+                name, hour, owner_id, source, n, total, low, high, first, last, last_id, last_value = row
+                key = (name, hour.replace(hour=0), owner_id, source)
+                day = get(key)
+                if day is None:
+                    days[key] = [n, total, low, high, first, last, last_id, last_value]
+                    continue
+                day[0] += n
+                day[1] += total
+                if low < day[2]:
+                    day[2] = low
+                if high > day[3]:
+                    day[3] = high
+                if first < day[4]:
+                    day[4] = first
+                if (last, last_id) > (day[5], day[6]):
+                    day[5], day[6], day[7] = last, last_id, last_value
+        with cursor.cursor.copy(COPY_DAYS_SQL) as copy:
+            copy.set_types(COPY_CELLS_TYPES)
+            write_row = copy.write_row
+            for key, values in days.items():
+                write_row((*key, *values))
 
 
 # --- Rebuild and verification against the raw rows ----------------------------------------------------------------
@@ -328,6 +467,10 @@ def rollup_copy_cells(*, rows: Iterable[tuple], using: str = DEFAULT_DB_ALIAS) -
 HOUR_SQL = {
     "postgresql": "date_trunc('hour', \"timestamp\", 'UTC')",
     "sqlite": "substr(\"timestamp\", 1, 13) || ':00:00'",
+}
+DAY_SQL = {
+    "postgresql": "date_trunc('day', \"timestamp\", 'UTC')",
+    "sqlite": "substr(\"timestamp\", 1, 10) || ' 00:00:00'",
 }
 EXPECTED_SQL = """
 SELECT name, hour, owner_id, source, n, total, magnitude, low, high, first_ts, "timestamp" AS last_ts, id AS last_id,
@@ -346,11 +489,11 @@ SELECT name, hour, owner_id, source, n, total, magnitude, low, high, first_ts, "
 SUM_TOLERANCE = 1e-9
 VERIFY_SQL = """
 WITH expected AS ({expected})
-SELECT COALESCE(e.name, r.name), COALESCE(e.hour, r.hour), COALESCE(e.owner_id, r.owner_id),
+SELECT COALESCE(e.name, r.name), COALESCE(e.hour, r.{column}), COALESCE(e.owner_id, r.owner_id),
     COALESCE(e.source, r.source), CASE WHEN r.name IS NULL THEN 'missing' WHEN e.name IS NULL THEN 'extra'
     ELSE 'different' END
 FROM expected e FULL OUTER JOIN {table} r
-    ON r.name = e.name AND r.hour = e.hour AND r.owner_id = e.owner_id AND r.source = e.source
+    ON r.name = e.name AND r.{column} = e.hour AND r.owner_id = e.owner_id AND r.source = e.source
 WHERE e.name IS NULL OR r.name IS NULL OR e.n <> r.value_count OR e.low <> r.value_min OR e.high <> r.value_max
     OR e.first_ts <> r.first_timestamp OR e.last_ts <> r.last_timestamp OR e.last_id <> r.last_id
     OR e.last_value <> r.last_value OR ABS(e.total - r.value_sum) > {tolerance} * {greatest}(1, e.magnitude)
@@ -387,9 +530,9 @@ class RollupCheck:
         return not self.mismatches
 
 
-def _expected_sql(connection) -> str:
+def _expected_sql(connection, grain: dict[str, str] = HOUR_SQL) -> str:
     _functions(connection)
-    return EXPECTED_SQL.format(hour=HOUR_SQL[connection.vendor])
+    return EXPECTED_SQL.format(hour=grain[connection.vendor])
 
 
 def rollup_rebuild(*, using: str = DEFAULT_DB_ALIAS) -> int:
@@ -398,12 +541,17 @@ def rollup_rebuild(*, using: str = DEFAULT_DB_ALIAS) -> int:
     columns = ", ".join(COLUMNS)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (a constant table name)
+        cursor.execute(f"DELETE FROM {DAY_TABLE}")  # noqa: S608 (a constant table name)
         cursor.execute(f"DELETE FROM {TOTALS_TABLE}")  # noqa: S608 (a constant table name)
         cursor.execute(
             f"INSERT INTO {TABLE} ({columns}) SELECT name, hour, owner_id, source, n, total, low, high, first_ts, "  # noqa: S608
             f"last_ts, last_id, last_value FROM ({_expected_sql(connection)}) AS expected"
         )
         cells = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {DAY_TABLE} ({', '.join(DAY_COLUMNS)}) "
+            + DAYS_FROM_HOURS_SQL.format(day=_day_sql(connection), where="1 = 1")
+        )
         cursor.execute(TOTALS_BUILD_SQL)
         return cells
 
@@ -422,11 +570,17 @@ def rollup_verify(*, using: str = DEFAULT_DB_ALIAS, limit: int = 20) -> RollupCh
         (expected,) = cursor.fetchone()
         cursor.execute(f"SELECT COUNT(*) FROM {TABLE}")  # noqa: S608 (a constant table name)
         (stored,) = cursor.fetchone()
-        cursor.execute(
-            VERIFY_SQL.format(expected=expected_sql, table=TABLE, tolerance=SUM_TOLERANCE, greatest=greatest)
-            + f" LIMIT {int(limit)}"
-        )
-        mismatches = [(kind, name, hour, owner_id, source) for name, hour, owner_id, source, kind in cursor.fetchall()]
+        mismatches = []
+        for label, table, column, grain in (("", TABLE, "hour", HOUR_SQL), ("day ", DAY_TABLE, "day", DAY_SQL)):
+            verify = VERIFY_SQL.format(
+                expected=_expected_sql(connection, grain),
+                table=table,
+                column=column,
+                tolerance=SUM_TOLERANCE,
+                greatest=greatest,
+            )
+            cursor.execute(verify + f" LIMIT {int(limit)}")
+            mismatches += [(label + kind, *cell) for *cell, kind in cursor.fetchall()]
         cursor.execute(TOTALS_VERIFY_SQL + f" LIMIT {int(limit)}")
         mismatches += [(kind, name, None, owner_id, source) for name, owner_id, source, kind in cursor.fetchall()]
     return RollupCheck(expected=expected, stored=stored, mismatches=mismatches)

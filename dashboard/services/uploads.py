@@ -40,7 +40,7 @@ from dashboard.exceptions import DuplicateUpload, InvalidFile, UnsupportedUpload
 from dashboard.models import Metric, MetricHour, Upload, upload_file_path
 from dashboard.services.alerts import alerts_metrics_touched
 from dashboard.services.rollup import COLUMNS as ROLLUP_COLUMNS
-from dashboard.services.rollup import rollup_copy_cells, rollup_merge_totals
+from dashboard.services.rollup import rollup_build_days, rollup_copy_cells, rollup_merge_totals
 
 logger = logging.getLogger("dashboard.uploads")
 
@@ -431,6 +431,7 @@ def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, 
         if spilled:
             _spill(cursor, cells, first=False)
             _write_spilled_cells(cursor, upload, before=before if contiguous else None, merge=returning)
+            rollup_build_days(source=upload_id)
             rollup_merge_totals(totals=upload_totals)
             return total, total
         ids = None
