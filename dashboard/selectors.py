@@ -244,13 +244,12 @@ def _composed_values(
     bucket: str,
     tz: ZoneInfo,
     aggregations: set[str],
-    always_aggregate: bool = False,
 ) -> dict[tuple[str, str, datetime], float]:
     """``{(name, aggregation, bucket start): value}`` plus ``(name, "count", start)``, composed from rollup cells
-    and raw rows: one query, or two for ``last`` besides other aggregations (or *always_aggregate*)."""
+    and raw rows: one query, or two for ``last`` besides other aggregations."""
     parts = _composed_parts(user, filters, bucket, tz)
     values: dict[tuple[str, str, datetime], float] = {}
-    if aggregations - {"last"} or always_aggregate:
+    if aggregations - {"last"}:
         for name, t, total, count, low, high in rollup.composed_rows(parts, COMPOSED_AGGREGATES):
             start = rollup.wall_clock(t, tz)
             count = int(count)
@@ -432,34 +431,37 @@ def kpi_status(*, kpi: KPI, current: float | None, previous: float | None) -> tu
     return change, progress, KPI.Status.AT_RISK if current <= high else KPI.Status.OFF_TRACK
 
 
-def _period_values(
-    *, user: User, kpis: list[KPI], period: str, start: datetime, end: datetime, tz: ZoneInfo
-) -> dict[tuple[str, str, datetime], float]:
-    """``{(metric_name, aggregation, bucket_start): value}`` for the KPIs of one period: at most two queries."""
-    filters = MetricFilters(names=tuple(sorted({kpi.metric_name for kpi in kpis})), start=start, end=end)
-    aggregations = {kpi.aggregation for kpi in kpis}
-    return _composed_values(user, filters, bucket=period, tz=tz, aggregations=aggregations, always_aggregate=True)
-
-
-def _by_period(kpis: list[KPI]) -> dict[str, list[KPI]]:
-    by_period: dict[str, list[KPI]] = defaultdict(list)
-    for kpi in kpis:
-        by_period[kpi.period].append(kpi)
-    return by_period
-
-
 PeriodValues = dict[str, dict[tuple[str, str, datetime], float]]
+ToDateValues = dict[tuple[str, str, str], float]
 
 
-def _recent_values(*, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime, periods: int) -> PeriodValues:
+def _recent_values(
+    *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime, periods: int, to_date: bool = False
+) -> tuple[PeriodValues, ToDateValues]:
     """``{period: {(metric_name, aggregation, bucket start): value}}`` over the last *periods* periods of each KPI
-    period, the current one included (with ``(name, "count", start)``): at most two queries per distinct period."""
-    result: PeriodValues = {}
-    for period, members in _by_period(kpis).items():
-        current_start = bucket_start(now, period, tz)
-        start, end = period_shift(current_start, period, 1 - periods), period_shift(current_start, period, 1)
-        result[period] = _period_values(user=user, kpis=members, period=period, start=start, end=end, tz=tz)
-    return result
+    period, the current one included (with ``(name, "count", start)``), and, with *to_date*,
+    ``{(period, metric_name, aggregation): value}`` over each previous period up to its to-date cut: all of it in
+    one query (two when a KPI aggregates by ``last``), whatever the number of KPIs and periods."""
+    recent: dict[KPI, SeriesRequest] = {}
+    cut_of: dict[KPI, SeriesRequest] = {}
+    for kpi in kpis:
+        current_start, previous_start, cut = _periods_around(now, kpi.period, tz)
+        start, end = period_shift(current_start, kpi.period, 1 - periods), period_shift(current_start, kpi.period, 1)
+        recent[kpi] = SeriesRequest(kpi.metric_name, kpi.period, kpi.aggregation, start, end)
+        if to_date:
+            cut_of[kpi] = SeriesRequest(kpi.metric_name, kpi.period, kpi.aggregation, previous_start, cut)
+    points = metric_series_batch(user=user, requests=list({*recent.values(), *cut_of.values()}), tz=tz)
+    values: PeriodValues = {kpi.period: {} for kpi in kpis}
+    for kpi, request in recent.items():
+        for point in points[request]:
+            values[kpi.period][(kpi.metric_name, kpi.aggregation, point.t)] = point.value
+            values[kpi.period][(kpi.metric_name, "count", point.t)] = float(point.count)
+    to_date_values: ToDateValues = {}
+    for kpi, request in cut_of.items():
+        for point in points[request]:
+            if point.t == request.start:
+                to_date_values[(kpi.period, kpi.metric_name, kpi.aggregation)] = point.value
+    return values, to_date_values
 
 
 def to_date_cut(*, now: datetime, current_start: datetime, previous_start: datetime) -> datetime:
@@ -482,21 +484,10 @@ def _periods_around(now: datetime, period: str, tz: ZoneInfo) -> tuple[datetime,
     )
 
 
-def _to_date_values(*, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime) -> dict[tuple[str, str, str], float]:
-    """``{(period, metric_name, aggregation): value}`` over each previous period up to its to-date cut."""
-    result: dict[tuple[str, str, str], float] = {}
-    for period, members in _by_period(kpis).items():
-        _, previous_start, cut = _periods_around(now, period, tz)
-        values = _period_values(user=user, kpis=members, period=period, start=previous_start, end=cut, tz=tz)
-        for (name, aggregation, start), value in values.items():
-            if start == previous_start:
-                result[(period, name, aggregation)] = value
-    return result
-
-
-def _summary_rows(*, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime, values: PeriodValues) -> list[KPIStatus]:
+def _summary_rows(
+    *, kpis: list[KPI], tz: ZoneInfo, now: datetime, values: PeriodValues, to_date: ToDateValues
+) -> list[KPIStatus]:
     """The summary of *kpis* from *values* (which hold at least their current and previous periods)."""
-    to_date = _to_date_values(user=user, kpis=kpis, tz=tz, now=now)
     rows = []
     for kpi in kpis:
         current_start, previous_start, cut = _periods_around(now, kpi.period, tz)
@@ -539,11 +530,11 @@ def _recent_series(*, kpis: list[KPI], tz: ZoneInfo, values: PeriodValues) -> di
 @replica_reads
 def kpi_summary(*, user: User, tz: ZoneInfo, now: datetime | None = None) -> list[KPIStatus]:
     """Every KPI against its target for the current and previous period in *tz*, and the previous period to date;
-    a bounded number of queries (one for the KPIs, at most four per distinct period, whatever the aggregations)."""
+    a bounded number of queries (one for the KPIs, one for the values, one more for ``last``)."""
     now = now or timezone.now()
     kpis = list(kpi_list())
-    values = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=2)
-    return _summary_rows(user=user, kpis=kpis, tz=tz, now=now, values=values)
+    values, to_date = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=2, to_date=True)
+    return _summary_rows(kpis=kpis, tz=tz, now=now, values=values, to_date=to_date)
 
 
 @replica_reads
@@ -553,8 +544,10 @@ def kpi_overview(
     """:func:`kpi_summary` and :func:`kpi_recent_series` of every KPI together, reading each period once."""
     now = now or timezone.now()
     kpis = list(kpi_list())
-    values = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=KPI_SERIES_DEFAULT_PERIODS)
-    return _summary_rows(user=user, kpis=kpis, tz=tz, now=now, values=values), _recent_series(
+    values, to_date = _recent_values(
+        user=user, kpis=kpis, tz=tz, now=now, periods=KPI_SERIES_DEFAULT_PERIODS, to_date=True
+    )
+    return _summary_rows(kpis=kpis, tz=tz, now=now, values=values, to_date=to_date), _recent_series(
         kpis=kpis, tz=tz, values=values
     )
 
@@ -564,9 +557,9 @@ def kpi_current_values(
     *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime | None = None
 ) -> dict[int, tuple[datetime, float | None]]:
     """``{kpi id: (current period start, value or None)}`` over what *user* may see, as the summary's ``current``
-    gives them, in at most two queries per distinct period whatever the number of KPIs."""
+    gives them, in at most two queries whatever the number of KPIs."""
     now = now or timezone.now()
-    values = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=1)
+    values, _ = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=1)
     result: dict[int, tuple[datetime, float | None]] = {}
     for kpi in kpis:
         start = bucket_start(now, kpi.period, tz)
@@ -579,9 +572,9 @@ def kpi_recent_series(
     *, user: User, kpis: list[KPI], tz: ZoneInfo, now: datetime | None = None
 ) -> dict[int, list[Point]]:
     """``{kpi id: points}`` over each KPI's default range (its last 12 periods), as :func:`kpi_series` gives them one
-    by one, in at most two queries per distinct period whatever the number of KPIs."""
+    by one, in at most two queries whatever the number of KPIs."""
     now = now or timezone.now()
-    values = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=KPI_SERIES_DEFAULT_PERIODS)
+    values, _ = _recent_values(user=user, kpis=kpis, tz=tz, now=now, periods=KPI_SERIES_DEFAULT_PERIODS)
     return _recent_series(kpis=kpis, tz=tz, values=values)
 
 
