@@ -1,4 +1,5 @@
-"""``manage.py metrics_rollup verify|rebuild``: check the hourly rollup against the raw metrics, or build it anew."""
+"""``manage.py metrics_rollup verify|rebuild``: check the hourly and daily rollups and the totals against the raw
+metrics, or build them anew."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from dashboard.services.rollup import rollup_rebuild, rollup_verify
 
 class Command(BaseCommand):
     help = (
-        "verify: compare every hourly rollup cell with the one its raw metrics make (exit status 1 on any "
-        "difference, listing the first ones). rebuild: empty the rollup and build it from the raw metrics, in one "
+        "verify: compare every hour and day cell and total with what its raw metrics make (exit status 1 on any "
+        "difference, listing the first ones). rebuild: empty the rollups and build them from the raw metrics, in one "
         "transaction (writers of metrics wait for it)."
     )
 
