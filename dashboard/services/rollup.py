@@ -400,12 +400,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def rollup_drop_upload(*, upload_id: int, using: str = DEFAULT_DB_ALIAS) -> int:
-    """Remove the cells of an upload's metrics (its metrics are being deleted with it)."""
+    """Remove the cells of an upload's metrics (its metrics are being deleted with it): hours, days, then totals, the
+    order every writer takes; returns the number of hour cells."""
     with connections[using].cursor() as cursor:
-        cursor.execute(f"DELETE FROM {TOTALS_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
-        cursor.execute(f"DELETE FROM {DAY_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
         cursor.execute(f"DELETE FROM {TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (a constant table name)
-        return cursor.rowcount
+        cells = cursor.rowcount
+        cursor.execute(f"DELETE FROM {DAY_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
+        cursor.execute(f"DELETE FROM {TOTALS_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
+        return cells
 
 
 COPY_CELLS_SQL = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"

@@ -4,12 +4,13 @@ computation, and every write path keeping the days equal to their hours."""
 from __future__ import annotations
 
 import importlib
+import threading
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 
 from accounts.tests.factories import UserFactory
 from dashboard.models import Metric, MetricDay, MetricHour
@@ -218,3 +219,44 @@ def test_the_day_migration_builds_the_days_and_is_idempotent():
     assert stored_days() == maintained
     migration.empty_days(None, editor)
     assert not MetricDay.objects.exists()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_writers_of_one_day_take_turns_and_the_later_one_refolds_the_earlier_ones_hours():
+    """An update holds its day cell until it commits; an update and an insert into other hours of that day wait for
+    it, then fold its committed hour (a refold read before the wait would write back the old value)."""
+    owner = UserFactory()
+    first = MetricFactory(owner=owner, name="m", value=1.0, timestamp=JAN + timedelta(hours=1))
+    second = MetricFactory(owner=owner, name="m", value=2.0, timestamp=JAN + timedelta(hours=5))
+    holding, release = threading.Event(), threading.Event()
+
+    def update(pk: int, value: float, *, hold: bool = False) -> None:
+        try:
+            with transaction.atomic():
+                metric = Metric.objects.get(pk=pk)
+                metric.value = value
+                metric.save()
+                if hold:
+                    holding.set()
+                    release.wait(timeout=30)
+            if not hold:
+                MetricFactory(owner=owner, name="m", value=3.0, timestamp=JAN + timedelta(hours=9))
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=update, args=(first.pk, 10.0), kwargs={"hold": True})
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        waiter = threading.Thread(target=update, args=(second.pk, 20.0))
+        waiter.start()
+        waiter.join(timeout=1)
+        assert waiter.is_alive()  # queued behind the held day cell
+    finally:
+        release.set()
+    holder.join(timeout=30)
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()
+    assert rollup_verify().ok
+    assert stored_days()[("m", JAN, owner.pk, 0)][:4] == (3, 33.0, 3.0, 20.0)
