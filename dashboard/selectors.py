@@ -308,13 +308,26 @@ def bucket_points(metrics: QuerySet[Metric], *, bucket: str, agg: str, tz: ZoneI
 YEARS_REPRESENTABLE = 9999
 
 
+def _too_many_points(first: datetime, last: datetime, bucket: str, tz: ZoneInfo) -> TooManyPoints | None:
+    """TooManyPoints when ``[first, last]`` spans more *bucket* periods than ``SERIES_MAX_POINTS``, else None."""
+    limit = settings.SERIES_MAX_POINTS
+    points = buckets_spanned(first, last, bucket, tz)
+    if points <= limit:
+        return None
+    finest = next((b for b in BUCKETS if buckets_spanned(first, last, b, tz) <= limit), None)
+    return TooManyPoints(bucket=bucket, points=points, max_points=limit, finest_fitting=finest)
+
+
+def _unbounded_by_years(bucket: str) -> bool:
+    return bucket == "year" and settings.SERIES_MAX_POINTS >= YEARS_REPRESENTABLE
+
+
 def series_size_check(
     *, user: User, name: str, bucket: str, tz: ZoneInfo, start: datetime | None, end: datetime | None
 ) -> None:
     """Raise TooManyPoints when ``[start, end)`` holds more *bucket* periods than ``SERIES_MAX_POINTS``, before any
     series query. An open end is the visible data's first or last timestamp of *name* (read from the totals)."""
-    limit = settings.SERIES_MAX_POINTS
-    if bucket == "year" and limit >= YEARS_REPRESENTABLE:
+    if _unbounded_by_years(bucket):
         return
     first, last = start, (end - timedelta(microseconds=1) if end is not None else None)
     if first is None or last is None:
@@ -324,11 +337,39 @@ def series_size_check(
             return
         first = first or extent["first"]
         last = last or extent["last"]
-    points = buckets_spanned(first, last, bucket, tz)
-    if points <= limit:
-        return
-    finest = next((b for b in BUCKETS if buckets_spanned(first, last, b, tz) <= limit), None)
-    raise TooManyPoints(bucket=bucket, points=points, max_points=limit, finest_fitting=finest)
+    error = _too_many_points(first, last, bucket, tz)
+    if error is not None:
+        raise error
+
+
+def series_sizes_check(
+    *, user: User, requests: list[SeriesRequest], tz: ZoneInfo
+) -> dict[SeriesRequest, TooManyPoints]:
+    """:func:`series_size_check` of every request at once: the ones over ``SERIES_MAX_POINTS`` with their error, in
+    one query for the extents of the names with an open end (none when every range is closed)."""
+    open_names = sorted(
+        {r.name for r in requests if (r.start is None or r.end is None) and not _unbounded_by_years(r.bucket)}
+    )
+    extents = {}
+    if open_names:
+        totals = _filter_cells(_visible(MetricTotal.objects.all(), user), MetricFilters(names=tuple(open_names)))
+        rows = totals.values("name").annotate(first=Min("first_timestamp"), last=Max("last_timestamp"))
+        extents = {row["name"]: (row["first"], row["last"]) for row in rows}
+    errors = {}
+    for request in requests:
+        if _unbounded_by_years(request.bucket):
+            continue
+        first = request.start
+        last = request.end - timedelta(microseconds=1) if request.end is not None else None
+        if first is None or last is None:
+            if request.name not in extents:
+                continue  # no visible data: an empty series
+            first = first or extents[request.name][0]
+            last = last or extents[request.name][1]
+        error = _too_many_points(first, last, request.bucket, tz)
+        if error is not None:
+            errors[request] = error
+    return errors
 
 
 @replica_reads
@@ -714,13 +755,16 @@ class PanelData:
     panel: Panel
     summary: KPIStatus | list[KPIStatus] | None = None
     points: list[Point] | None = None
+    # A series panel (or a ranged KPI panel) whose range holds more than SERIES_MAX_POINTS buckets: no points.
+    error: TooManyPoints | None = None
 
 
 @replica_reads
 def board_data(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None = None) -> list[PanelData]:
     """Every panel's data for *user* (its visibility), as the summary, KPI series and metric series selectors give
     it, in a number of queries bounded whatever the number of panels: the summary once, KPI recent series per
-    distinct period, every ranged series in one batch."""
+    distinct period, every ranged series in one batch. A series over ``SERIES_MAX_POINTS`` buckets gets its error
+    (as ``metrics/series`` would answer) instead of points, and the other panels their data."""
     now = now or timezone.now()
     panels = list(board.panels.all())
     wants_summary = any(panel.type in (Panel.Type.KPI, Panel.Type.SUMMARY) for panel in panels)
@@ -737,14 +781,21 @@ def board_data(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None =
             else:
                 name, bucket, agg = panel.kpi.metric_name, panel.kpi.period, panel.kpi.aggregation
             requests[panel.pk] = SeriesRequest(name=name, bucket=bucket, agg=agg, start=start, end=end)
-    series = metric_series_batch(user=user, requests=list(set(requests.values())), tz=tz) if requests else {}
+    distinct = list(set(requests.values()))
+    errors = series_sizes_check(user=user, requests=distinct, tz=tz) if distinct else {}
+    fitting = [request for request in distinct if request not in errors]
+    series = metric_series_batch(user=user, requests=fitting, tz=tz) if fitting else {}
     result = []
     for panel in panels:
+        request = requests.get(panel.pk)
+        error = errors.get(request) if request is not None else None
+        points = None if error is not None else series.get(request) if request is not None else None
         if panel.type == Panel.Type.SUMMARY:
             result.append(PanelData(panel=panel, summary=summary))
         elif panel.type == Panel.Type.KPI:
-            points = series[requests[panel.pk]] if panel.pk in requests else recent[panel.kpi.pk]
-            result.append(PanelData(panel=panel, summary=by_kpi[panel.kpi.pk], points=points))
+            if request is None:
+                points = recent[panel.kpi.pk]
+            result.append(PanelData(panel=panel, summary=by_kpi[panel.kpi.pk], points=points, error=error))
         else:
-            result.append(PanelData(panel=panel, points=series[requests[panel.pk]]))
+            result.append(PanelData(panel=panel, points=points, error=error))
     return result

@@ -104,6 +104,11 @@ class PanelDataSerializer(serializers.Serializer):
     title = serializers.CharField()
     summary = KPISummarySerializer(required=False, help_text="A list of rows for a summary panel.")
     series = serializers.JSONField(required=False, help_text="kpis/{id}/series (kpi) or metrics/series (series).")
+    error = serializers.JSONField(
+        required=False,
+        help_text="Instead of series, when its range holds more than SERIES_MAX_POINTS buckets: "
+        "{detail, code: too_many_points, bucket, points, max_points, finest_bucket}: the series endpoint's 400 body.",
+    )
 
 
 class BoardDataSerializer(serializers.Serializer):

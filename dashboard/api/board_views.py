@@ -31,8 +31,12 @@ def _panel_body(data: PanelData, tz) -> dict:
         body["summary"] = [summary_item(row) for row in data.summary]
     elif panel.type == Panel.Type.KPI:
         body["summary"] = summary_item(data.summary)
+    if data.error is not None:
+        # What metrics/series or kpis/{id}/series would answer with its 400, in the envelope's error shape.
+        body["error"] = {"detail": data.error.message, "code": data.error.code, **data.error.extra}
+    elif panel.type == Panel.Type.KPI:
         body["series"] = kpi_series_body(kpi=panel.kpi, points=data.points)
-    else:
+    elif panel.type == Panel.Type.SERIES:
         body["series"] = series_body(
             name=panel.metric_name, bucket=panel.metric_bucket, agg=panel.metric_agg, tz=tz, points=data.points
         )

@@ -52,6 +52,7 @@ class PanelView:
     latest_text: str = ""
     latest_label: str = ""
     too_many: int = 0
+    error: str = ""
 
 
 def _range_text(panel: Panel) -> str:
@@ -96,6 +97,12 @@ def board_panels(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None
         if panel.type == Panel.Type.SUMMARY:
             cards = [_card(row, None) for row in data.summary]
             views.append(PanelView(panel=panel, title=panel.title or "All KPIs", range_text="", cards=cards))
+        elif data.error is not None:
+            title = panel.title or (panel.kpi.name if panel.kpi else panel.metric_name)
+            card = _card(data.summary, None) if panel.type == Panel.Type.KPI else None
+            views.append(
+                PanelView(panel=panel, title=title, range_text=_range_text(panel), card=card, error=data.error.message)
+            )
         elif panel.type == Panel.Type.KPI:
             kpi = panel.kpi
             start, end = panel_range_resolve(panel=panel, tz=tz, now=now)

@@ -292,10 +292,45 @@ def _board_with(owner, panels) -> Board:
     return board
 
 
-# Authentication (1), the board, its panels and roles (3), then: the series batch; the summary (the KPIs, and one
-# aggregate for this month, last month and last month to date) and the recent series (one); all of these for a mixed
-# board.
-BOUND = {"series": 5, "kpi": 7, "mixed": 8}
+def test_a_series_over_the_point_limit_is_that_panels_error_and_the_others_still_come(manager, client_for, settings):
+    settings.SERIES_MAX_POINTS = 30
+    _metrics(manager, days=40)  # 40 days of data: 40 day buckets, ~960 hours
+    kpi = KPIFactory(metric_name="revenue", period="day", aggregation="sum")
+    client = client_for(manager)
+    hours = {"type": "series", "metric_name": "revenue", "metric_bucket": "hour", "metric_agg": "sum", "range": None}
+    weeks = {**hours, "metric_bucket": "week"}
+    ranged_kpi = {"type": "kpi", "kpi": kpi, "range": "last_90_days"}  # 90 day buckets over the limit
+    board = _board_with(
+        manager,
+        [
+            {**panel, "x": 0, "y": n, "w": 12, "h": 1, "title": str(n)}
+            for n, panel in enumerate([hours, weeks, ranged_kpi])
+        ],
+    )
+    response = client.get(f"{URL}/{board.pk}/data")
+    assert response.status_code == HTTPStatus.OK
+    by_title = {panel["title"]: panel for panel in response.json()["panels"]}
+    over = client.get("/api/v1/dashboard/metrics/series", {"name": "revenue", "bucket": "hour", "agg": "sum"})
+    assert over.status_code == HTTPStatus.BAD_REQUEST
+    assert "series" not in by_title["0"]
+    assert by_title["0"]["error"] == {k: v for k, v in over.json().items() if k in by_title["0"]["error"]}
+    assert by_title["0"]["error"]["code"] == "too_many_points"
+    assert by_title["0"]["error"]["finest_bucket"] == "week"  # 40-odd days: more than 30 days, 6 or 7 weeks
+    assert by_title["1"]["series"]["points"]  # weeks fit: data as metrics/series gives it
+    assert "error" not in by_title["1"]
+    assert by_title["2"]["summary"]["kpi"]["id"] == kpi.pk
+    assert by_title["2"]["error"]["code"] == "too_many_points"
+    assert by_title["2"]["error"]["bucket"] == "day"
+    settings.SERIES_MAX_POINTS = 10_000
+    again = {panel["title"]: panel for panel in client.get(f"{URL}/{board.pk}/data").json()["panels"]}
+    assert "error" not in again["0"]
+    assert len(again["0"]["series"]["points"]) == 40 * 3
+
+
+# Authentication (1), the board, its panels and roles (3), then: the extents of the names of open-ended series (one,
+# for the point limit) and the series batch; the summary (the KPIs, and one aggregate for this month, last month and
+# last month to date) and the recent series (one); all of these for a mixed board.
+BOUND = {"series": 6, "kpi": 7, "mixed": 9}
 
 
 @pytest.mark.parametrize("kind", ["series", "kpi", "mixed"])
@@ -322,8 +357,9 @@ def test_data_queries_do_not_grow_with_panels(manager, client_for, django_assert
         }
 
     client = client_for(manager)
+    # Panel 9 is a series over all data (an open range): the one query for extents is there from the first panel on.
     one = _board_with(
-        manager, [panel(0 if kind != "kpi" else 1)] if kind != "mixed" else [panel(0), panel(1), panel(2)]
+        manager, [panel(9 if kind != "kpi" else 1)] if kind != "mixed" else [panel(9), panel(1), panel(2)]
     )
     forty = _board_with(manager, [panel(n) for n in range(40)])
     client.get(URL)  # the caller's access profile is cached from here on (accounts.authz)

@@ -3,11 +3,13 @@ the board data's numbers, its layout stylesheet, and 404/403 for boards or numbe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from django.utils import timezone
 
+from dashboard.models import Panel
 from dashboard.staff.formatting import format_number
 from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory, board_with_three_panels
 
@@ -86,3 +88,27 @@ def test_other_boards_are_404_and_missing_permissions_403(staff, client):
     admin = staff("user_admin")
     client.force_login(admin)
     assert client.get(BOARDS).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_a_panel_over_the_point_limit_says_so_and_the_others_still_show(staff, client, settings):
+    settings.SERIES_MAX_POINTS = 24
+    manager = staff("manager")
+    now = timezone.now()
+    for hours in (0, 30, 60):  # three days: 61 hours, three day buckets
+        MetricFactory(owner=manager, name="revenue", value=1234.5, timestamp=now - timedelta(hours=hours))
+    board = BoardFactory(owner=manager)
+    Panel.objects.bulk_create(
+        [
+            Panel(board=board, position=n, type="series", metric_name="revenue", metric_bucket=bucket,
+                  metric_agg="sum", title=title, x=0, y=n, w=12, h=2)
+            for n, (bucket, title) in enumerate([("hour", "By hour"), ("day", "By day")])
+        ]
+    )  # fmt: skip
+    client.force_login(manager)
+    page = client.get(page_url(board)).content.decode()
+    hourly, daily = page.split('<section class="board-panel ')[1:]
+    assert "more than the limit of 24" in hourly
+    assert "the finest bucket that fits is &#x27;day&#x27;" in hourly
+    assert "<svg" not in hourly
+    assert "<svg" in daily
+    assert "more than the limit" not in daily
