@@ -136,17 +136,11 @@ class Metric(models.Model):
         return result
 
 
-class MetricHour(models.Model):
-    """The hourly rollup: the metrics of one owner and name in one UTC hour, per source (0 for metrics written
-    through the API or the admin, else the upload that imported them), kept exact by every write path.
+class RollupCell(models.Model):
+    """The columns of a rollup cell: one owner's metrics of one name and source (0 for metrics written through the
+    API or the admin, else the upload that imported them) over one span of time, which the concrete model names."""
 
-    Reads compose series, summaries, names and counts from these cells (one row per hour instead of one per metric);
-    an upload's cells go with it when it is deleted.
-    """
-
-    pk = models.CompositePrimaryKey("name", "hour", "owner", "source")
     name = models.CharField(max_length=255)
-    hour = models.DateTimeField()
     # Derived data: no constraint to check on every insert; Metric's own foreign key protects the owner.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
@@ -162,13 +156,28 @@ class MetricHour(models.Model):
     last_value = models.FloatField()
 
     class Meta:
+        abstract = True
+
+
+class MetricHour(RollupCell):
+    """The hourly rollup: the metrics of one owner and name in one UTC hour, per source (0 for metrics written
+    through the API or the admin, else the upload that imported them), kept exact by every write path.
+
+    Reads compose series, summaries, names and counts from these cells (one row per hour instead of one per metric);
+    an upload's cells go with it when it is deleted.
+    """
+
+    pk = models.CompositePrimaryKey("name", "hour", "owner", "source")
+    hour = models.DateTimeField()
+
+    class Meta:
         verbose_name = "metric hour"
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.hour:%Y-%m-%d %H:00} ({self.value_count})"
 
 
-class MetricDay(models.Model):
+class MetricDay(RollupCell):
     """The daily rollup: :class:`MetricHour`'s cells of one UTC day folded together (same key, ``day`` for ``hour``),
     kept exact with them by every write path.
 
@@ -177,20 +186,7 @@ class MetricDay(models.Model):
     """
 
     pk = models.CompositePrimaryKey("name", "day", "owner", "source")
-    name = models.CharField(max_length=255)
     day = models.DateTimeField()
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
-    )
-    source = models.BigIntegerField(default=0)
-    value_count = models.BigIntegerField()
-    value_sum = models.FloatField()
-    value_min = models.FloatField()
-    value_max = models.FloatField()
-    first_timestamp = models.DateTimeField()
-    last_timestamp = models.DateTimeField()
-    last_id = models.BigIntegerField()
-    last_value = models.FloatField()
 
     class Meta:
         verbose_name = "metric day"
