@@ -93,11 +93,12 @@ STRADDLES_MAX = 200
 
 
 def _ceil_day(moment: datetime) -> datetime:
-    floor = _floor_day(moment)
+    floor = day_of(moment)
     return floor if floor == moment else floor + DAY
 
 
-def _floor_day(moment: datetime) -> datetime:
+def day_of(moment: datetime) -> datetime:
+    """The UTC day holding *moment* (aware), as an aware UTC datetime at midnight."""
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -114,7 +115,7 @@ def _straddles(first: datetime, last: datetime, bucket: str, tz: tzinfo) -> list
     boundary = bucket_start(first, bucket, tz)
     while boundary.astimezone(UTC) < last:
         # The day of the boundary and its neighbours, each kept when its first and last hour fall in two buckets.
-        for day in (_floor_day(boundary) + step * DAY for step in (-1, 0, 1)):
+        for day in (day_of(boundary) + step * DAY for step in (-1, 0, 1)):
             if first <= day < last and bucket_start(day, bucket, tz) != bucket_start(day + 23 * HOUR, bucket, tz):
                 found.add(day)
         if len(found) > limit:
@@ -156,7 +157,7 @@ def split(
     if days is None or bucket == "hour":
         return None, cells, raw
     first = _ceil_day(a) if a is not None else None
-    last = _floor_day(b) if b is not None else None
+    last = day_of(b) if b is not None else None
     if first is not None and last is not None and first >= last:
         return None, cells, raw
     straddles: list[datetime] = []
@@ -228,6 +229,7 @@ def instant(value) -> datetime:
 
 
 def cell_columns(bucket_expression) -> dict:
+    """The composed queries' columns (``k_*``) of a rollup cell (hour or day), its bucket start *bucket_expression*."""
     return {
         "k_name": F("name"),
         "k_t": bucket_expression,

@@ -210,17 +210,7 @@ def _composed_parts(user: User, filters: MetricFilters, bucket: str, tz: ZoneInf
     rolled = []
     for part, start in ((days, "day"), (cells, "hour")):
         if part is not None:
-            part = part.annotate(
-                k_name=F("name"),
-                k_t=trunc(start, tzinfo=tz),
-                k_sum=F("value_sum"),
-                k_count=F("value_count"),
-                k_min=F("value_min"),
-                k_max=F("value_max"),
-                k_last_ts=F("last_timestamp"),
-                k_last_id=F("last_id"),
-                k_last=F("last_value"),
-            ).values(*COLUMNS)
+            part = part.annotate(**rollup.cell_columns(trunc(start, tzinfo=tz))).values(*COLUMNS)
         rolled.append(part)
     if raw is not None:
         raw = raw.annotate(

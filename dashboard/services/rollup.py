@@ -19,6 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Q
 
 from dashboard.models import Metric, MetricDay, MetricHour, MetricTotal
+from dashboard.rollup import day_of, instant
 
 HOUR = timedelta(hours=1)
 BATCH = 500
@@ -54,11 +55,6 @@ CellKey = tuple[str, datetime, int, int]
 def hour_of(moment: datetime) -> datetime:
     """The UTC hour holding *moment* (aware), as an aware UTC datetime."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def day_of(moment: datetime) -> datetime:
-    """The UTC day holding *moment* (aware), as an aware UTC datetime at midnight."""
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def cell_key(owner_id: int, name: str, timestamp: datetime, upload_id: int | None) -> CellKey:
@@ -341,7 +337,7 @@ def _refresh_days(connection, keys: list[CellKey]) -> None:
             cursor.execute(DAYS_FROM_HOURS_SQL.format(day=_day_sql(connection), where=hours), hour_params)
             fresh = {}
             for name, day, owner_id, source, *values in cursor.fetchall():
-                fresh[(name, _instant(day), owner_id, source)] = values
+                fresh[(name, instant(day), owner_id, source)] = values
             if fresh:
                 rows = [(*key, *values) for key, values in sorted(fresh.items())]
                 _upsert(connection, rows, DAY_REPLACE_SQL, table=DAY_TABLE, columns=DAY_COLUMNS, key=DAY_KEY)
@@ -349,13 +345,6 @@ def _refresh_days(connection, keys: list[CellKey]) -> None:
             if gone:
                 where, params = _keys_where(connection, gone, key=DAY_KEY)
                 cursor.execute(f"DELETE FROM {DAY_TABLE} WHERE {where}", params)  # noqa: S608
-
-
-def _instant(value) -> datetime:
-    """A timestamp as the database gives it (aware; naive UTC text on SQLite), aware."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def rollup_build_days(*, source: int, using: str = DEFAULT_DB_ALIAS) -> None:
