@@ -32,9 +32,10 @@ def csv_file(rows: list[tuple[str, float, datetime]]) -> ContentFile:
     return ContentFile(("name,value,timestamp\n" + lines).encode(), name="metrics.csv")
 
 
-def cells() -> dict[tuple, tuple]:
+def rollup_rows(model, start: str) -> dict[tuple, tuple]:
+    """The stored cells of *model* (MetricHour or MetricDay, whose span starts at field *start*) by key."""
     return {
-        (cell.name, cell.hour, cell.owner_id, cell.source): (
+        (cell.name, getattr(cell, start), cell.owner_id, cell.source): (
             cell.value_count,
             cell.value_sum,
             cell.value_min,
@@ -44,8 +45,12 @@ def cells() -> dict[tuple, tuple]:
             cell.last_id,
             cell.last_value,
         )
-        for cell in MetricHour.objects.all()
+        for cell in model.objects.all()
     }
+
+
+def cells() -> dict[tuple, tuple]:
+    return rollup_rows(MetricHour, "hour")
 
 
 # --- Which zones and ranges the rollup answers --------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dashboard.selectors import MetricFilters, bucket_points, metric_count, metr
 from dashboard.services.rollup import Cell, days_of, rollup_rebuild, rollup_verify
 from dashboard.services.uploads import metrics_import, upload_delete
 from dashboard.tests.factories import MetricFactory
-from dashboard.tests.test_rollup import csv_file
+from dashboard.tests.test_rollup import csv_file, rollup_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -32,19 +32,7 @@ def day(month: int, number: int) -> datetime:
 
 
 def stored_days() -> dict[tuple, tuple]:
-    return {
-        (d.name, d.day, d.owner_id, d.source): (
-            d.value_count,
-            d.value_sum,
-            d.value_min,
-            d.value_max,
-            d.first_timestamp,
-            d.last_timestamp,
-            d.last_id,
-            d.last_value,
-        )
-        for d in MetricDay.objects.all()
-    }
+    return rollup_rows(MetricDay, "day")
 
 
 def folded_hours() -> dict[tuple, tuple]:
