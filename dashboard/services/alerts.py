@@ -368,13 +368,22 @@ def alerts_metrics_touched(*, names: Iterable[str] | None) -> None:
     names = sorted(set(names)) if names is not None else None
 
     def touched() -> None:
-        queue = alerts_queue()
-        if queue is not None:
-            queue.evaluate(metric_names=names)
-            return
-        _rules_mark_requested(names=names, now=timezone.now())
+        try:
+            queue = alerts_queue()
+            if queue is not None:
+                queue.evaluate(metric_names=names)
+                return
+            _rules_mark_requested(names=names, now=timezone.now())
+        except Exception as error:  # any outage of the broker or the database
+            # The write has committed; the request must not fail, and an outage is one log line, not a traceback:
+            # the next scheduled alerts_evaluate run evaluates every rule.
+            logger.warning(
+                "alert evaluation after a metric write not requested (%s: %s); the next scheduled run catches up",
+                type(error).__name__,
+                str(error).splitlines()[0] if str(error) else "",
+            )
 
-    # robust: the write has committed; a broker outage must not turn it into an error (the next run catches up).
+    # robust as well: should logging itself fail, the committed write still answers.
     transaction.on_commit(touched, robust=True)
 
 
