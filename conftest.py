@@ -257,6 +257,6 @@ def staff(user_with_role):
 @pytest.fixture
 def page(chromium_browser):
     """A fresh headless Chromium page that records CSP violations, console errors and failed requests."""
-    from config.tests.browser import checked_pages
+    from core.tests.browser import checked_pages
 
     yield from checked_pages(chromium_browser)

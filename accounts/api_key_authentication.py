@@ -7,7 +7,7 @@ from rest_framework.exceptions import PermissionDenied, Throttled
 from accounts.api_keys import route_allows_api_key
 from accounts.models import ApiKey, User
 from accounts.services.api_keys import api_key_authenticate
-from accounts.throttles import ApiKeyThrottle
+from core.throttles import ApiKeyThrottle
 
 
 class ApiKeyRouteDenied(PermissionDenied):

@@ -9,7 +9,7 @@ from rest_framework_simplejwt.settings import api_settings
 from accounts.api_key_authentication import authenticate_api_key
 from accounts.api_keys import bearer_api_key
 from accounts.models import User
-from config.compiled import CompiledLookup
+from core.compiled_sql import CompiledLookup
 
 TOKEN_VERSION_CLAIM = "ver"
 # On access tokens: the jti of the refresh token they were issued with (their session).
@@ -44,7 +44,7 @@ class VersionedJWTAuthentication(JWTAuthentication):
         return user
 
 
-# The one query of every JWT-authenticated request, compiled once (config.compiled).
+# The one query of every JWT-authenticated request, compiled once (core.compiled_sql).
 _USER_BY_ID = CompiledLookup(User, lambda pk: User._default_manager.filter(pk=pk), User._meta.pk.get_prep_value)
 
 

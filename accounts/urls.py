@@ -13,7 +13,7 @@ from accounts.api.views import (
     RefreshView,
     RegisterView,
 )
-from config.routers import ApiRouter, api_path
+from core.routers import ApiRouter, api_path
 
 app_name = "accounts"
 

@@ -53,7 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_otp",
     "django_otp.plugins.otp_totp",
-    "config.apps.ProjectConfig",
+    "core.apps.CoreConfig",
     "accounts",
     "dashboard",
     "dashboard.staff",
@@ -61,19 +61,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.SecurityHeadersMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "config.middleware.ApiErrorMiddleware",
+    "core.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "config.middleware.ReadYourWritesMiddleware",
+    "core.middleware.ReadYourWritesMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.AdminMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -92,18 +92,18 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "config.context_processors.project",
+                "core.context_processors.project",
             ],
         },
     },
 ]
 
 DATABASES = {"default": database_config(env, BASE_DIR)}
-# A read replica: the read-only dashboard selectors use it (config.db_routers); a writer reads the primary for
+# A read replica: the read-only dashboard selectors use it (core.db_routers); a writer reads the primary for
 # DATABASE_REPLICA_PIN_SECONDS after its write.
 if (_replica := replica_database_config(env)) is not None:
     DATABASES["replica"] = _replica
-DATABASE_ROUTERS = ["config.db_routers.PrimaryReplicaRouter"]
+DATABASE_ROUTERS = ["core.db_routers.PrimaryReplicaRouter"]
 DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -224,16 +224,16 @@ OTP_TOTP_ISSUER = PROJECT_NAME
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.VersionedJWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.ModelPermissions"],
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.SkipLimitPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.ModelPermissions"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.SkipLimitPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.JSONParser",
-        "config.parsers.FormParser",
-        "config.parsers.MultiPartParser",
+        "core.parsers.JSONParser",
+        "core.parsers.FormParser",
+        "core.parsers.MultiPartParser",
     ],
     "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
@@ -283,8 +283,8 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.schema.add_error_responses",
-        "config.schema.describe_operations",
+        "core.schema.add_error_responses",
+        "core.schema.describe_operations",
     ],
 }
 

@@ -6,9 +6,9 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.admin_mfa import mfa_enrol
-from config.views import ApiIndexView, FaviconView, api_guide, healthz, readyz
+from core.views import ApiIndexView, FaviconView, api_guide, healthz, readyz
 
-handler500 = "config.views.server_error"
+handler500 = "core.views.server_error"
 
 admin.site.site_header = f"{settings.PROJECT_NAME} administration"
 admin.site.site_title = settings.PROJECT_NAME

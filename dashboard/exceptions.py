@@ -1,8 +1,8 @@
-"""Domain errors of the dashboard services (see :mod:`config.domain`): the API, the admin and the CLI read them."""
+"""Domain errors of the dashboard services (see :mod:`core.errors`): the API, the admin and the CLI read them."""
 
 from __future__ import annotations
 
-from config.domain import DomainError
+from core.errors import DomainError
 
 
 class UploadTooLarge(DomainError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.permissions import VisibleObjectModelPermissions
+from core.permissions import VisibleObjectModelPermissions
 
 
 class VisibleObjectChangePermissions(VisibleObjectModelPermissions):

@@ -14,7 +14,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import User
-from config.db_routers import read_alias, replica_reads
+from core.db_routers import read_alias, replica_reads
 from dashboard import rollup
 from dashboard.exceptions import TooManyPoints
 from dashboard.models import (

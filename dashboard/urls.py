@@ -1,6 +1,6 @@
 """Routes under /api/v1/dashboard/."""
 
-from config.routers import ApiRouter, api_path
+from core.routers import ApiRouter, api_path
 from dashboard.api.alert_views import AlertRuleViewSet
 from dashboard.api.board_views import BoardViewSet
 from dashboard.api.views import KPIViewSet, MetricViewSet, SummaryView, UploadView, UploadViewSet

@@ -65,7 +65,7 @@ def _body_digest(request: Request) -> str:
     if hasattr(data, "lists"):  # a QueryDict (form or multipart)
         items = data.lists()
     elif isinstance(data, dict) and any(isinstance(value, UploadedFile) for value in data.values()):
-        # The project's form parsers give plain dicts (config.parsers.form_fields), files included.
+        # The project's form parsers give plain dicts (core.parsers.form_fields), files included.
         items = [(name, value if isinstance(value, list) else [value]) for name, value in data.items()]
     else:
         items = None

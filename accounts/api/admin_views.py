@@ -17,7 +17,7 @@ from accounts.api.admin_serializers import (
     RoleOutputSerializer,
 )
 from accounts.api.serializers import UserOutputSerializer
-from accounts.permissions import AdminUserPermissions, MfaResetPermissions, RolePermissions, require_permissions
+from accounts.permissions import AdminUserPermissions, MfaResetPermissions, RolePermissions
 from accounts.selectors import (
     permissions_list,
     roles_list,
@@ -29,7 +29,8 @@ from accounts.selectors import (
 from accounts.services.mfa import mfa_reset
 from accounts.services.roles import role_create, role_delete, role_update
 from accounts.services.users import user_create, user_delete, user_update
-from config.query import plain_data
+from core.permissions import require_permissions
+from core.request_data import plain_data
 
 # No PUT: every change is a PATCH.
 ALLOWED_METHODS = ["get", "post", "patch", "delete", "head", "options"]

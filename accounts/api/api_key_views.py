@@ -14,10 +14,11 @@ from accounts.api.api_key_serializers import (
     ApiKeyInputSerializer,
     ApiKeyOutputSerializer,
 )
-from accounts.permissions import IsAuthenticatedWithJWT, VisibleObjectModelPermissions
+from accounts.permissions import IsAuthenticatedWithJWT
 from accounts.selectors import api_keys_list, api_keys_of, api_keys_visible_to
 from accounts.services.api_keys import api_key_create, api_key_revoke
-from config.query import plain_data
+from core.permissions import VisibleObjectModelPermissions
+from core.request_data import plain_data
 
 
 class MeApiKeyViewSet(

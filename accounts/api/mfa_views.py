@@ -31,8 +31,8 @@ from accounts.services.mfa import (
     mfa_totp_confirm,
     mfa_totp_enrolment_start,
 )
-from accounts.throttles import AccountThrottle, ClientAddressThrottle
-from config.validation import validated_data
+from core.throttles import AccountThrottle, ClientAddressThrottle
+from core.validation import validated_data
 
 CONFLICT = OpenApiResponse(
     description="Not possible in the account's two-factor state (already on, not on, nothing pending); code `conflict`."

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from accounts.models import User
 from accounts.selectors import user_mfa_enabled, user_permission_names, user_role_names
 from accounts.services.mfa import mfa_code_parse
-from config.serializers import FastOutputMixin
+from core.serializers import FastOutputMixin
 
 
 class UserOutputSerializer(FastOutputMixin, serializers.ModelSerializer):

@@ -34,8 +34,8 @@ from accounts.services.auth import user_login, user_profile_update, user_registe
 from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
 from accounts.services.tokens import token_blacklist, token_refresh
-from accounts.throttles import AccountThrottle, ClientAddressThrottle
-from config.validation import validated_data
+from core.throttles import AccountThrottle, ClientAddressThrottle
+from core.validation import validated_data
 
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
 

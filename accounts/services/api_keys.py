@@ -16,7 +16,7 @@ from accounts.api_keys import SCOPE_APP_LABELS, key_digest, key_generate, key_ma
 from accounts.exceptions import TokenNotValid
 from accounts.models import ApiKey, User
 from accounts.selectors import permissions_by_codes
-from config.compiled import CompiledLookup
+from core.compiled_sql import CompiledLookup
 
 audit = logging.getLogger("dashboard.audit")
 
@@ -99,7 +99,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User) -> ApiKey:
     return api_key
 
 
-# The key of every key-authenticated request, with its owner, in one query compiled once (config.compiled).
+# The key of every key-authenticated request, with its owner, in one query compiled once (core.compiled_sql).
 _KEY_BY_PREFIX = CompiledLookup(ApiKey, lambda prefix: ApiKey.objects.select_related("user").filter(prefix=prefix))
 
 

@@ -336,8 +336,8 @@ def test_the_key_throttles_window_counts_and_expires_on_every_cache(backend, req
     from django.core.cache.backends.redis import RedisCache
     from django.utils.module_loading import import_string
 
-    from accounts.throttles import ApiKeyThrottle
     from conftest import port_open
+    from core.throttles import ApiKeyThrottle
 
     assert ApiKeyThrottle().cache is caches["default"]  # the backend, not the proxy: _count can see it is Redis
     if "redis" in backend:

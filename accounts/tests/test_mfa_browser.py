@@ -10,7 +10,7 @@ import pytest
 
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from accounts.tests.mfa import fresh_code
-from config.tests.browser import artifacts_dir, assert_clean, open_page
+from core.tests.browser import artifacts_dir, assert_clean, open_page
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import VisibleObjectModelPermissions
+from core.permissions import VisibleObjectModelPermissions
 from dashboard.api.alert_serializers import (
     AlertEventSerializer,
     AlertRuleCreatedSerializer,

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import OwnObjectsOnly, VisibleObjectModelPermissions
+from core.permissions import OwnObjectsOnly, VisibleObjectModelPermissions
 from dashboard.api.board_serializers import (
     BoardDataSerializer,
     BoardExportSerializer,

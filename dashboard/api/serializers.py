@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.serializers import FastOutputMixin
+from core.serializers import FastOutputMixin
 from dashboard import query
 from dashboard.models import KPI, Aggregation, Metric, Upload
 from dashboard.timeseries import BUCKETS

@@ -19,12 +19,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
-from accounts.throttles import UserThrottle
-from config.exceptions import ApiError
-from config.parsers import FormParser, MultiPartParser
-from config.query import plain_data
-from config.validation import validated_data
+from core.exception_handler import ApiError
+from core.parsers import FormParser, MultiPartParser
+from core.permissions import ModelPermissions, OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
+from core.request_data import plain_data
+from core.throttles import UserThrottle
+from core.validation import validated_data
 from dashboard.api.serializers import (
     METRICS_CREATE_MAX,
     KPISerializer,

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from config.domain import DomainError
+from core.errors import DomainError
 from dashboard.exceptions import TooManyPoints
 from dashboard.models import KPI, Metric
 from dashboard.selectors import kpi_list

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory
-from config.tests.browser import REPO_ROOT, artifacts_dir, assert_clean, login, open_page
+from core.tests.browser import REPO_ROOT, artifacts_dir, assert_clean, login, open_page
 from dashboard.staff.formatting import format_number
 from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory, board_with_three_panels
 

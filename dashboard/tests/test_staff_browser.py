@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory
-from config.tests.browser import artifacts_dir, assert_clean, login, open_page
+from core.tests.browser import artifacts_dir, assert_clean, login, open_page
 from dashboard.models import Metric
 from dashboard.staff.formatting import format_number
 from dashboard.tests.factories import KPIFactory, MetricFactory

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from config.domain import DomainError
-from config.exceptions import STATUS_BY_CODE
+from core.errors import DomainError
+from core.exception_handler import STATUS_BY_CODE
 from dashboard.services.uploads import ImportFailure
 
 APP = Path(__file__).resolve().parents[1]

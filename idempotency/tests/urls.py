@@ -4,8 +4,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.routers import api_path
 from config.urls import urlpatterns as project_urlpatterns
+from core.routers import api_path
 from idempotency.decorators import idempotent
 
 CALLS: list[str] = []

@@ -10,7 +10,7 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from accounts.models import User
-from config.domain import DomainError
+from core.errors import DomainError
 from dashboard import query
 from dashboard.services.uploads import ImportFailure, ImportOutcome, metrics_import
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.tests.factories import UserFactory
-from config.tests.browser import artifacts_dir, assert_clean, assert_favicon, login, open_page
+from core.tests.browser import artifacts_dir, assert_clean, assert_favicon, login, open_page
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

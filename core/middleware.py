@@ -11,9 +11,9 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
-from config.db_routers import pin_to_primary, replica_allowed, replica_configured
-from config.exceptions import error_response, log_unhandled, service_unavailable_response, unavailable_service
 from config.logging import request_id_var
+from core.db_routers import pin_to_primary, replica_allowed, replica_configured
+from core.exception_handler import error_response, log_unhandled, service_unavailable_response, unavailable_service
 
 request_logger = logging.getLogger("dashboard.request")
 

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.api.serializers import MeOutputSerializer, UserOutputSerializer
 from accounts.tests.factories import RoleFactory, UserFactory
-from config.serializers import FastOutputMixin
+from core.serializers import FastOutputMixin
 from dashboard.api.serializers import MetricSerializer
 from dashboard.models import Metric
 from dashboard.tests.factories import MetricFactory

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from config.tests.clusters import Cluster, cluster_root, free_port, server_binaries_available
 from conftest import port_open
+from core.tests.clusters import Cluster, cluster_root, free_port, server_binaries_available
 
 pytestmark = pytest.mark.postgres_only
 

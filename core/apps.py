@@ -1,4 +1,4 @@
-"""The project's own app config: API-wide rules applied once at start-up."""
+"""The core app: the API plumbing every app uses; its config applies API-wide rules once at start-up."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ def _strict_char_to_internal_value(field, data):
 _drf_char_to_internal_value = None
 
 
-class ProjectConfig(AppConfig):
-    name = "config"
-    label = "project"
-    verbose_name = "Project"
+class CoreConfig(AppConfig):
+    name = "core"
+    label = "core"
+    verbose_name = "Core"
 
     def ready(self) -> None:
         global _drf_char_to_internal_value

@@ -3,7 +3,7 @@
 DRF builds a serializer's fields afresh for every instance and then, for every object, walks them calling
 ``get_attribute`` and ``to_representation``. For output-only serializers made of plain fields this mixin builds the
 fields once per class, turns them into a list of ``(name, getter)`` and renders each object with one dict
-comprehension. The answers are DRF's own (``config/tests/test_serializers.py`` compares them field by field): a
+comprehension. The answers are DRF's own (``core/tests/test_serializers.py`` compares them field by field): a
 missing value is ``null``, datetimes are ISO 8601 in the current time zone with ``Z`` for UTC, a related object is its
 primary key, a ``SerializerMethodField`` calls its method. A serializer with any other kind of field, or used for
 input, falls back to DRF unchanged.

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from config.routers import ApiRouter, api_path
 from config.urls import urlpatterns as project_urlpatterns
+from core.routers import ApiRouter, api_path
 
 
 class EchoSerializer(serializers.Serializer):

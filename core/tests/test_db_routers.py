@@ -17,9 +17,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import DEFAULT_DB_ALIAS
 
-from config.db_routers import REPLICA, PrimaryReplicaRouter, pin_to_primary, read_alias, reading_from, replica_allowed
-from config.tests.clusters import PG_BIN, Cluster, as_postgres, cluster_root, free_port, server_binaries_available
 from conftest import port_open
+from core.db_routers import REPLICA, PrimaryReplicaRouter, pin_to_primary, read_alias, reading_from, replica_allowed
+from core.tests.clusters import PG_BIN, Cluster, as_postgres, cluster_root, free_port, server_binaries_available
 
 REPO = Path(django_settings.BASE_DIR)
 PASSWORD = "replica-Password-2026"

@@ -1,7 +1,7 @@
 """The project's domain errors: what services raise when a request cannot be carried out, in no web framework's terms.
 
 Each carries a message for people and a ``code`` of the contract's vocabulary; the API layer maps codes to HTTP
-statuses in one table (:data:`config.exceptions.STATUS_BY_CODE`), the admin and the CLI show the message.
+statuses in one table (:data:`core.exception_handler.STATUS_BY_CODE`), the admin and the CLI show the message.
 """
 
 from __future__ import annotations

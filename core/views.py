@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exceptions import service_unavailable_response, unavailable_service
+from core.exception_handler import service_unavailable_response, unavailable_service
 
 API_GUIDE = settings.BASE_DIR / "docs" / "api.md"
 

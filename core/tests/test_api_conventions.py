@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.tests.factories import UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.tests.urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("core.tests.urls")]
 
 
 @pytest.fixture(params=[False, True], ids=["debug-off", "debug-on"])

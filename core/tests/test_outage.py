@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from django.db import OperationalError as DjangoOperationalError
 
-from config.exceptions import unavailable_service
 from conftest import port_open
+from core.exception_handler import unavailable_service
 
 REPO = Path(__file__).resolve().parents[2]
 

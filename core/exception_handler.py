@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.domain import DomainError
+from core.errors import DomainError
 
 logger = logging.getLogger("dashboard.errors")
 audit = logging.getLogger("dashboard.audit")
@@ -38,7 +38,7 @@ _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 _AUTH_CODES = {"not_authenticated", "invalid_credentials", "token_not_valid"}
 
 
-# The HTTP status of each code a domain error (config.domain.DomainError) or a failed outcome carries: the one place
+# The HTTP status of each code a domain error (core.errors.DomainError) or a failed outcome carries: the one place
 # where the services' vocabulary meets HTTP.
 STATUS_BY_CODE = {
     "invalid": status.HTTP_400_BAD_REQUEST,

@@ -3,7 +3,7 @@ uses the primary, and a user who just wrote reads the primary for ``DATABASE_REP
 
 The pin is a key in the shared cache per user id, so it holds across processes and hosts behind a load balancer.
 Only the selectors wrapped in :func:`replica_reads` (and querysets bound with :func:`read_alias`), during an HTTP
-request (:class:`config.middleware.ReadYourWritesMiddleware`), ever read the replica: authentication, permission
+request (:class:`core.middleware.ReadYourWritesMiddleware`), ever read the replica: authentication, permission
 checks, detail lookups before a write, background jobs (imports, alert evaluation) and every write use the primary.
 """
 
