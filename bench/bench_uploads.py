@@ -130,7 +130,7 @@ def create_fixtures(db_url: str) -> tuple[object, int]:
     from django.contrib.auth.models import Group
 
     from accounts.models import User
-    from dashboard.models import Upload
+    from dashboard.uploads.models import Upload
 
     user = User.objects.create_user(EMAIL, PASSWORD, full_name="Bench uploads")
     user.groups.add(Group.objects.get(name="analyst"))
@@ -172,8 +172,8 @@ def time_raw_copy(db_url: str, path: Path) -> Run:
 def time_service(path: Path, user, profile: bool) -> Run:
     from django.core.files import File
 
-    from dashboard.models import Upload
-    from dashboard.services.uploads import metrics_import
+    from dashboard.uploads.models import Upload
+    from dashboard.uploads.services import metrics_import
 
     profiler = cProfile.Profile() if profile else None
     peak_supported = reset_peak("self")

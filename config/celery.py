@@ -8,4 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("dashboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Each app's tasks module, and the dashboard's features' (task names stay ``dashboard.tasks.*``, as queued messages
+# and the beat schedule name them).
 app.autodiscover_tasks()
+app.autodiscover_tasks(["dashboard.uploads", "dashboard.alerts"])

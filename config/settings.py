@@ -278,8 +278,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # One name per choice set, wherever a field uses it (a board panel's metric "agg", a KPI's "aggregation").
     "ENUM_NAME_OVERRIDES": {
-        "AggregationEnum": "dashboard.models.Aggregation",
-        "PanelTypeEnum": "dashboard.models.Panel.Type",
+        "AggregationEnum": "dashboard.metrics.models.Aggregation",
+        "PanelTypeEnum": "dashboard.boards.models.Panel.Type",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

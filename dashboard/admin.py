@@ -8,18 +8,26 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from dashboard.models import KPI, AlertRule, Board, Metric, Upload
-from dashboard.selectors import alert_rules_visible_to, boards_visible_to, metrics_visible_to, uploads_visible_to
-from dashboard.services.alerts import (
+from dashboard.alerts.evaluation import alerts_metrics_touched
+from dashboard.alerts.models import AlertRule
+from dashboard.alerts.rules import (
     RULE_FIELDS,
     alert_rule_clean,
     alert_rule_create,
     alert_rule_delete,
     alert_rule_update,
-    alerts_metrics_touched,
 )
+from dashboard.alerts.selectors import alert_rules_visible_to
+from dashboard.boards.models import Board
+from dashboard.boards.selectors import boards_visible_to
+from dashboard.kpis.models import KPI
+from dashboard.kpis.services import kpi_create, kpi_update
+from dashboard.metrics.models import Metric
+from dashboard.metrics.selectors import metrics_visible_to
 from dashboard.staff.formatting import format_exact
 from dashboard.staff.urls import StaffPagesMixin
+from dashboard.uploads.models import Upload
+from dashboard.uploads.selectors import uploads_visible_to
 
 
 class VisibleOwnerFilter(admin.SimpleListFilter):
@@ -110,7 +118,6 @@ class KPIAdmin(StaffPagesMixin, admin.ModelAdmin):
         return format_exact(obj.target)
 
     def save_model(self, request, obj, form, change):
-        from dashboard.services import kpi_create, kpi_update
 
         fields = {f: form.cleaned_data[f] for f in form.changed_data} if change else form.cleaned_data
         if change:

@@ -1,3 +1,5 @@
+"""The dashboard app: metrics, their rollups, uploads, KPIs, alerts and boards, each a package of its own."""
+
 from django.apps import AppConfig
 
 
@@ -6,10 +8,12 @@ class DashboardConfig(AppConfig):
     verbose_name = "Dashboard"
 
     def ready(self) -> None:
-        from dashboard import signals  # noqa: F401
-        from dashboard.services.alerts import alerts_queue_register
-        from dashboard.services.uploads import uploads_queue_register
-        from dashboard.tasks import CeleryAlertQueue, CeleryUploadQueue
+        # Connected and registered once the models are loaded (the usual place for an app's receivers and hooks).
+        from dashboard.alerts.queue import alerts_queue_register
+        from dashboard.alerts.tasks import CeleryAlertQueue
+        from dashboard.uploads import signals  # noqa: F401
+        from dashboard.uploads.services import uploads_queue_register
+        from dashboard.uploads.tasks import CeleryUploadQueue
 
         alerts_queue_register(CeleryAlertQueue())
         uploads_queue_register(CeleryUploadQueue())

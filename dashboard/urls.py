@@ -1,9 +1,11 @@
 """Routes under /api/v1/dashboard/."""
 
 from core.routers import ApiRouter, api_path
-from dashboard.api.alert_views import AlertRuleViewSet
-from dashboard.api.board_views import BoardViewSet
-from dashboard.api.views import KPIViewSet, MetricViewSet, SummaryView, UploadView, UploadViewSet
+from dashboard.alerts.api.views import AlertRuleViewSet
+from dashboard.boards.api.views import BoardViewSet
+from dashboard.kpis.api.views import KPIViewSet, SummaryView
+from dashboard.metrics.api.views import MetricViewSet
+from dashboard.uploads.api.views import UploadView, UploadViewSet
 
 app_name = "dashboard"
 

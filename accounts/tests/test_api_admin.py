@@ -14,7 +14,7 @@ from accounts.models import User
 from accounts.services.tokens import token_pair_issue
 from accounts.services.users import user_delete
 from accounts.tests.factories import DEFAULT_PASSWORD, RoleFactory, UserFactory, UserWithRolesFactory, protected_user
-from dashboard.models import Metric
+from dashboard.metrics.models import Metric
 from dashboard.tests.factories import MetricFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from accounts.api_keys import effective_permissions
 from accounts.models import ApiKey
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory, api_key_client, api_key_issue, key_secret
-from dashboard.models import Metric
+from dashboard.metrics.models import Metric
 from dashboard.tests.factories import MetricFactory
 
 pytestmark = pytest.mark.django_db

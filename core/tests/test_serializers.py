@@ -9,8 +9,8 @@ from rest_framework import serializers
 from accounts.api.serializers import MeOutputSerializer, UserOutputSerializer
 from accounts.tests.factories import RoleFactory, UserFactory
 from core.serializers import FastOutputMixin
-from dashboard.api.serializers import MetricSerializer
-from dashboard.models import Metric
+from dashboard.metrics.api.serializers import MetricSerializer
+from dashboard.metrics.models import Metric
 from dashboard.tests.factories import MetricFactory
 
 pytestmark = pytest.mark.django_db

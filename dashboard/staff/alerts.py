@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404
 
-from dashboard.models import AlertRule
-from dashboard.selectors import alert_events_of, alert_rules_visible_to
+from dashboard.alerts.models import AlertRule
+from dashboard.alerts.selectors import alert_events_of, alert_rules_visible_to
 from dashboard.staff.views import StaffPage
 
 EVENTS_PER_PAGE = 50

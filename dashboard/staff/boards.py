@@ -1,6 +1,6 @@
 """Staff pages of boards: one board's panels laid out on its 12-column grid, drawn like the KPI overview.
 
-The numbers are the board's data for the staff member (:func:`dashboard.selectors.board_data`, what the API's
+The numbers are the board's data for the staff member (:func:`dashboard.boards.selectors.board_data`, what the API's
 ``boards/{id}/data`` gives); this module pairs them with the overview's cards and charts.
 """
 
@@ -17,9 +17,10 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import User
-from dashboard.models import Board, Panel
+from dashboard.boards.models import Board, Panel
+from dashboard.boards.selectors import board_data, boards_visible_to, panel_range_resolve
+from dashboard.kpis.selectors import kpi_default_range
 from dashboard.permissions import board_missing_permissions
-from dashboard.selectors import board_data, boards_visible_to, kpi_default_range, panel_range_resolve
 from dashboard.staff.charts import LARGE, SMALL, Chart, chart_points, series_chart
 from dashboard.staff.formatting import format_number
 from dashboard.staff.forms import TimeZoneForm

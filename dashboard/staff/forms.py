@@ -1,4 +1,5 @@
-"""Forms of the staff pages. Time zones, dates and ranges are read by :mod:`dashboard.query`, as the API reads them."""
+"""Forms of the staff pages. Time zones, dates and ranges are read by :mod:`dashboard.time_input`, as the API reads
+them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from django import forms
 from django.conf import settings
 
-from dashboard import query
+from dashboard import time_input
 from dashboard.timeseries import BUCKETS
 
 AGGREGATION_LABELS = {
@@ -39,7 +40,7 @@ class TimeZoneChoiceField(forms.ChoiceField):
 
     def clean(self, value) -> ZoneInfo:
         name = super().clean(value)
-        return query.time_zone(name) if name else query.default_time_zone()
+        return time_input.time_zone(name) if name else time_input.default_time_zone()
 
 
 class LocalDateTimeField(forms.CharField):
@@ -55,7 +56,7 @@ class LocalDateTimeField(forms.CharField):
         if not text:
             return None
         try:
-            return query.local_datetime(text)
+            return time_input.local_datetime(text)
         except ValueError as error:
             raise forms.ValidationError(str(error), code="invalid") from None
 
@@ -75,8 +76,8 @@ class TimeZoneForm(StaffQueryForm):
 
 class RangeForm(StaffQueryForm):
     """``from`` and ``to`` (read in ``tz``) and ``tz``, placed as the API places them (by
-    :func:`dashboard.query.time_range`): ``cleaned_data`` holds ``start`` and ``end`` (UTC, None when empty) and ``tz``.
-    Subclasses' own fields come first."""
+    :func:`dashboard.time_input.time_range`): ``cleaned_data`` holds ``start`` and ``end`` (UTC, None when empty) and
+    ``tz``. Subclasses' own fields come first."""
 
     to = LocalDateTimeField(label="To (exclusive)")
     tz = TimeZoneChoiceField()
@@ -92,8 +93,10 @@ class RangeForm(StaffQueryForm):
         if self.errors:
             return cleaned
         try:
-            bounds = query.time_range(start=cleaned.pop("from", None), end=cleaned.pop("to", None), tz=cleaned["tz"])
-        except query.QueryError as error:
+            bounds = time_input.time_range(
+                start=cleaned.pop("from", None), end=cleaned.pop("to", None), tz=cleaned["tz"]
+            )
+        except time_input.QueryError as error:
             for name, messages in error.errors.items():
                 self.add_error(name if name in self.fields else None, messages)
             return cleaned

@@ -13,22 +13,14 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from accounts.models import User
-from dashboard.models import KPI, Upload
-from dashboard.selectors import (
-    KPIStatus,
-    MetricFilters,
-    kpi_default_range,
-    kpi_overview,
-    kpi_series,
-    kpi_status,
-    kpi_summary,
-    metric_names,
-    metric_series,
-    uploads_visible_to,
-)
+from dashboard.kpis.models import KPI
+from dashboard.kpis.selectors import KPIStatus, kpi_default_range, kpi_overview, kpi_series, kpi_summary
+from dashboard.metrics.selectors import MetricFilters, metric_names, metric_series
 from dashboard.staff.charts import LARGE, SMALL, Chart, ChartPoint, ChartSize, chart_points, series_chart
 from dashboard.staff.formatting import format_number
 from dashboard.timeseries import bucket_start, period_label, period_shift
+from dashboard.uploads.models import Upload
+from dashboard.uploads.selectors import uploads_visible_to
 
 MAX_CHART_POINTS = 1500
 STATUS_LABELS = dict(KPI.Status.choices)
@@ -65,7 +57,7 @@ def _sign(value: float | None) -> str:
 def _kpi_chart(
     *, kpi: KPI, points, domain: tuple[datetime, datetime], now: datetime, size: ChartSize, chart_id: str
 ) -> Chart:
-    tones = [kpi_status(kpi=kpi, current=point.value, previous=None)[2] for point in points]
+    tones = [kpi.reading(current=point.value, previous=None).status for point in points]
     return series_chart(
         chart_id=chart_id,
         title=f"{kpi.name} per {kpi.period}",
@@ -227,7 +219,8 @@ def kpi_detail(
     previous = None
     for point in points:
         adjacent = previous is not None and period_shift(previous.t, kpi.period, 1) == point.t
-        change, _, status = kpi_status(kpi=kpi, current=point.value, previous=previous.value if adjacent else None)
+        reading = kpi.reading(current=point.value, previous=previous.value if adjacent else None)
+        change, status = reading.change_pct, reading.status
         running = point.t == row.current.period_start and not row.previous_is_whole
         if running:
             change = row.change_to_date_pct

@@ -16,11 +16,12 @@ from django.views.generic import TemplateView
 
 from core.errors import DomainError
 from dashboard.exceptions import TooManyPoints
-from dashboard.models import KPI, Metric
-from dashboard.selectors import kpi_list
-from dashboard.services.uploads import ImportFailure, metrics_import
+from dashboard.kpis.models import KPI
+from dashboard.kpis.selectors import kpi_list
+from dashboard.metrics.models import Metric
 from dashboard.staff import pages
 from dashboard.staff.forms import KPIRangeForm, MetricExplorerForm, MetricImportForm, TimeZoneForm
+from dashboard.uploads.services import ImportFailure, metrics_import
 
 EXPLORER_DEFAULT_DAYS = 90
 

@@ -8,7 +8,11 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from dashboard.models import KPI, AlertRule, Board, Metric, Panel, Upload
+from dashboard.alerts.models import AlertRule
+from dashboard.boards.models import Board, Panel
+from dashboard.kpis.models import KPI
+from dashboard.metrics.models import Metric
+from dashboard.uploads.models import Upload
 
 STORED_CSV = b"name,value,timestamp\nvisits,3,2026-01-01\nvisits,4.5,2026-01-02T12:00:00+02:00\n"
 

@@ -5,7 +5,7 @@ from http import HTTPStatus
 import pytest
 from django.contrib.auth.models import Permission
 
-from dashboard.models import KPI
+from dashboard.kpis.models import KPI
 from dashboard.tests.factories import KPIFactory, MetricFactory
 
 pytestmark = pytest.mark.django_db

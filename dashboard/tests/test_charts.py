@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboard.selectors import Point
+from dashboard.metrics.selectors import Point
 from dashboard.staff.charts import LARGE, SMALL, ChartPoint, chart_points, describe_series, nice_ticks, series_chart
 from dashboard.staff.formatting import axis_labels, format_change, format_exact, format_number
 from dashboard.timeseries import bucket_end, period_label

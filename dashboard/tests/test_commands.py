@@ -11,8 +11,9 @@ from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from accounts.tests.factories import UserFactory
-from dashboard.models import Metric, Upload
+from dashboard.metrics.models import Metric
 from dashboard.tests.factories import MetricFactory, UploadFactory
+from dashboard.uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
 
@@ -172,7 +173,7 @@ def test_import_metrics_reports_a_file_that_turns_unreadable(owner, tmp_path):
 @pytest.fixture
 def progress_every_10_rows(monkeypatch):
     # The service reports every 50,000 rows; a smaller step keeps the file, and the test, small.
-    monkeypatch.setattr("dashboard.services.uploads.PROGRESS_EVERY_ROWS", 10)
+    monkeypatch.setattr("dashboard.uploads.services.PROGRESS_EVERY_ROWS", 10)
 
 
 def test_import_metrics_draws_a_progress_bar_on_request(owner, tmp_path, progress_every_10_rows):
@@ -220,7 +221,7 @@ def test_uploads_settle_fails_only_stale_processing_uploads(owner):
 
 
 def test_celery_beat_settles_stale_uploads(owner, settings):
-    from dashboard.tasks import uploads_settle_task
+    from dashboard.uploads.tasks import uploads_settle_task
 
     entry = settings.CELERY_BEAT_SCHEDULE["uploads-settle"]
     assert (entry["task"], entry["schedule"]) == (uploads_settle_task.name, 600.0)

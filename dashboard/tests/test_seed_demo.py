@@ -12,8 +12,9 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from accounts.models import User
-from dashboard.models import KPI, Metric
-from dashboard.selectors import kpi_summary
+from dashboard.kpis.models import KPI
+from dashboard.kpis.selectors import kpi_summary
+from dashboard.metrics.models import Metric
 
 pytestmark = pytest.mark.django_db
 
@@ -172,7 +173,7 @@ def test_targets_come_from_full_periods_and_statuses_are_a_sensible_mix_on_any_d
 
 
 def test_two_demo_boards_one_shared_with_viewers_made_once(frozen, client_for):
-    from dashboard.models import Board
+    from dashboard.boards.models import Board
 
     assert "2 new boards" in seed()
     boards = {board.slug: board for board in Board.objects.prefetch_related("shared_with", "panels")}

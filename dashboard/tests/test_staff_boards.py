@@ -9,7 +9,7 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from dashboard.models import Panel
+from dashboard.boards.models import Panel
 from dashboard.staff.formatting import format_number
 from dashboard.tests.factories import BoardFactory, KPIFactory, MetricFactory, board_with_three_panels
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory
 from core.tests.browser import artifacts_dir, assert_clean, login, open_page
-from dashboard.models import Metric
+from dashboard.metrics.models import Metric
 from dashboard.staff.formatting import format_number
 from dashboard.tests.factories import KPIFactory, MetricFactory
 from dashboard.timeseries import bucket_start, period_shift

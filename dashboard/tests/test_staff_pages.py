@@ -10,11 +10,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from dashboard.models import KPI, Metric, Upload
+from dashboard.kpis.models import KPI
+from dashboard.metrics.models import Metric
 from dashboard.staff import pages
 from dashboard.staff.formatting import format_change, format_number
 from dashboard.tests.factories import KPIFactory, MetricFactory
 from dashboard.timeseries import bucket_start, period_shift
+from dashboard.uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +24,7 @@ OVERVIEW = "/admin/dashboard/kpi/overview/"
 EXPLORER = "/admin/dashboard/metric/explorer/"
 IMPORT = "/admin/dashboard/metric/import/"
 SUMMARY_API = "/api/v1/dashboard/summary"
-CORPUS = Path(__file__).parent / "upload_corpus"
+CORPUS = Path(__file__).parents[1] / "uploads" / "tests" / "upload_corpus"
 UTC = ZoneInfo("UTC")
 
 

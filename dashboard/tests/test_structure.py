@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import DomainError
 from core.exception_handler import STATUS_BY_CODE
-from dashboard.services.uploads import ImportFailure
+from dashboard.uploads.services import ImportFailure
 
 APP = Path(__file__).resolve().parents[1]
 PROJECT = APP.parent

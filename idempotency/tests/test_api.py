@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import api_key_client
 from conftest import port_open
-from dashboard.models import Metric, Upload
+from dashboard.metrics.models import Metric
+from dashboard.uploads.models import Upload
 from idempotency.models import IdempotencyRecord
 from idempotency.services import STALE_CLAIM_AFTER
 from idempotency.tests import urls as probe_urls

@@ -26,7 +26,7 @@ from django.db import connection, connections, transaction
 from accounts.services.tokens import token_pair_issue
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory, api_key_issue
 from conftest import port_open
-from dashboard.models import Metric
+from dashboard.metrics.models import Metric
 from idempotency.models import IdempotencyRecord
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from accounts.tests.factories import RoleFactory, UserWithRolesFactory, api_key_issue
-from dashboard.models import Metric
+from dashboard.metrics.models import Metric
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

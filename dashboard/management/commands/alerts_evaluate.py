@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from dashboard.services.alerts import alerts_run
+from dashboard.alerts.evaluation import alerts_run
 
 
 class Command(BaseCommand):

@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from accounts.models import User
 from core.errors import DomainError
-from dashboard import query
-from dashboard.services.uploads import ImportFailure, ImportOutcome, metrics_import
+from dashboard import time_input
+from dashboard.uploads.services import ImportFailure, ImportOutcome, metrics_import
 
 SHOWN_ERRORS = 20
 
@@ -112,7 +112,7 @@ class Command(BaseCommand):
 
     def _zone(self, name: str) -> ZoneInfo:
         try:
-            return query.time_zone(name)
+            return time_input.time_zone(name)
         except ValueError as error:
             raise CommandError(str(error)) from None
 

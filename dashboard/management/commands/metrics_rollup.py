@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.services.rollup import rollup_rebuild, rollup_verify
+from dashboard.rollup.maintenance import rollup_rebuild, rollup_verify
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.services.demo import KPIS, DemoSeedResult, demo_seed
+from dashboard.demo import KPIS, DemoSeedResult, demo_seed
 
 
 class Command(BaseCommand):

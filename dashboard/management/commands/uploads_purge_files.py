@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard.services.uploads import upload_files_purge
+from dashboard.uploads.services import upload_files_purge
 
 
 def _days(value: str) -> int:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard.services.uploads import uploads_settle
+from dashboard.uploads.services import uploads_settle
 
 
 def _positive_minutes(value: str) -> int:
