@@ -139,6 +139,26 @@ def alerts_evaluate(
     now = now or timezone.now()
     outcome = RunOutcome()
     rules = _rules_to_evaluate(metric_names=metric_names, rule_ids=rule_ids, requested_only=requested_only)
+    readings: list[AlertRule] = []
+    for reader, tz_name, members in _reader_groups(rules, outcome):
+        kpis = list({rule.kpi_id: rule.kpi for rule in members}.values())
+        values = kpi_current_values(user=reader, kpis=kpis, tz=ZoneInfo(tz_name), now=now)
+        for rule in members:
+            period_start, value = values[rule.kpi_id]
+            outcome.evaluated += 1
+            if not _evaluate_rule(rule, value=value, period_start=period_start, now=now, outcome=outcome):
+                readings.append(rule)
+    if readings:
+        # Readings only: never the state, which only the compare-and-set of a transition writes.
+        AlertRule.objects.bulk_update(
+            readings, ["last_value", "last_status", "last_evaluated_at", "evaluation_requested_at"], batch_size=500
+        )
+    return outcome
+
+
+def _reader_groups(rules: list[AlertRule], outcome: RunOutcome) -> list[tuple[User, str, list[AlertRule]]]:
+    """``(reader, tz, rules)``: the rules read together, one group per visibility and zone (every creator with
+    ``view_all_metrics`` shares one visibility); rules of creators without ``view_kpi`` are skipped."""
     groups: dict[tuple[object, str], list[AlertRule]] = defaultdict(list)
     readers: dict[object, User] = {}
     creators: dict[int, User] = {}
@@ -151,47 +171,41 @@ def alerts_evaluate(
         visibility = "all" if creator.has_perm(VIEW_ALL_METRICS) else creator.pk
         readers.setdefault(visibility, creator)
         groups[(visibility, rule.tz)].append(rule)
+    return [(readers[visibility], tz_name, members) for (visibility, tz_name), members in groups.items()]
 
-    readings: list[AlertRule] = []
-    for (visibility, tz_name), members in groups.items():
-        kpis = list({rule.kpi_id: rule.kpi for rule in members}.values())
-        values = kpi_current_values(user=readers[visibility], kpis=kpis, tz=ZoneInfo(tz_name), now=now)
-        for rule in members:
-            period_start, value = values[rule.kpi_id]
-            status = rule.kpi.reading(current=value, previous=None).status
-            outcome.evaluated += 1
-            state = AlertRule.State.FIRING if _is_firing(rule, value, status) else AlertRule.State.OK
-            repeat_due = (
-                state == rule.state == AlertRule.State.FIRING
-                and rule.repeat_minutes
-                and not _muted(rule, now)
-                and (
-                    rule.last_notified_at is None
-                    or now - rule.last_notified_at >= timedelta(minutes=rule.repeat_minutes)
-                )
-            )
-            if state != rule.state or repeat_due:
-                recorded = alert_rule_transition(
-                    rule=rule, state=state, value=value, status=status, period_start=period_start, now=now
-                )
-                if recorded is not None:
-                    if repeat_due:
-                        outcome.repeated += 1
-                    elif state == AlertRule.State.FIRING:
-                        outcome.fired += 1
-                    else:
-                        outcome.resolved += 1
-                    outcome.deliveries.extend(delivery.pk for delivery in recorded[1])
-                continue
-            rule.last_value, rule.last_status, rule.last_evaluated_at = value, status, now
-            rule.evaluation_requested_at = None
-            readings.append(rule)
-    if readings:
-        # Readings only: never the state, which only the compare-and-set above writes.
-        AlertRule.objects.bulk_update(
-            readings, ["last_value", "last_status", "last_evaluated_at", "evaluation_requested_at"], batch_size=500
-        )
-    return outcome
+
+def _repeat_due(rule: AlertRule, state: str, now: datetime) -> bool:
+    """Whether a rule still firing owes its repeat notification (``repeat_minutes`` since the last one, unmuted)."""
+    return bool(
+        state == rule.state == AlertRule.State.FIRING
+        and rule.repeat_minutes
+        and not _muted(rule, now)
+        and (rule.last_notified_at is None or now - rule.last_notified_at >= timedelta(minutes=rule.repeat_minutes))
+    )
+
+
+def _evaluate_rule(rule: AlertRule, *, value: float | None, period_start, now: datetime, outcome: RunOutcome) -> bool:
+    """Judge *rule* on its KPI's current *value*: record its transition or repeat (True, counted in *outcome*), or
+    keep the reading on *rule* for the caller to store (False)."""
+    status = rule.kpi.reading(current=value, previous=None).status
+    state = AlertRule.State.FIRING if _is_firing(rule, value, status) else AlertRule.State.OK
+    repeat_due = _repeat_due(rule, state, now)
+    if state == rule.state and not repeat_due:
+        rule.last_value, rule.last_status, rule.last_evaluated_at = value, status, now
+        rule.evaluation_requested_at = None
+        return False
+    recorded = alert_rule_transition(
+        rule=rule, state=state, value=value, status=status, period_start=period_start, now=now
+    )
+    if recorded is not None:
+        if repeat_due:
+            outcome.repeated += 1
+        elif state == AlertRule.State.FIRING:
+            outcome.fired += 1
+        else:
+            outcome.resolved += 1
+        outcome.deliveries.extend(delivery.pk for delivery in recorded[1])
+    return True
 
 
 def alerts_run(

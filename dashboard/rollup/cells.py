@@ -160,6 +160,32 @@ def totals_of(cells: Iterable[tuple[CellKey, int, datetime, datetime]]) -> dict[
     return totals
 
 
+def fold_cell(
+    cell: list,
+    n: int,
+    total: float,
+    low: float,
+    high: float,
+    first: datetime,
+    last: datetime,
+    last_id: int,
+    value: float,
+) -> None:
+    """Fold the aggregates of a cell (or of one row: ``n`` 1) into *cell*, a list ``[count, sum, min, max, first,
+    last timestamp, last id, last value]`` of the same key; ``last`` goes to the later timestamp, ties to the higher
+    id. The list form is the import's: cheaper than :class:`Cell` over millions of rows."""
+    cell[0] += n
+    cell[1] += total
+    if low < cell[2]:
+        cell[2] = low
+    if high > cell[3]:
+        cell[3] = high
+    if first < cell[4]:
+        cell[4] = first
+    if last > cell[5] or (last == cell[5] and last_id > cell[6]):
+        cell[5], cell[6], cell[7] = last, last_id, value
+
+
 COPY_CELLS_TYPES = [
     "text",
     "timestamptz",

@@ -132,38 +132,13 @@ def split(
     if window is None:
         return None, None, metrics
     a, b = window
-    if a is not None:
-        cells = cells.filter(hour__gte=a)
-    if b is not None:
-        cells = cells.filter(hour__lt=b)
-    raw = None
-    if a is not None or b is not None:
-        outside = Q()
-        if a is not None:
-            outside |= Q(timestamp__lt=a)
-        if b is not None:
-            outside |= Q(timestamp__gte=b)
-        raw = metrics.filter(outside)
+    cells, raw = _hours_and_edges(metrics=metrics, cells=cells, a=a, b=b)
     if days is None or bucket == "hour":
         return None, cells, raw
-    first = _ceil_day(a) if a is not None else None
-    last = day_of(b) if b is not None else None
-    if first is not None and last is not None and first >= last:
+    span = _day_span(days=days, a=a, b=b, start=start, end=end, tz=tz, bucket=bucket)
+    if span is None:
         return None, cells, raw
-    straddles: list[datetime] = []
-    if bucket is not None and _zone_key(tz or UTC) not in UTC_KEYS:
-        if start is None or end is None:  # the zone's checked span bounds the window: narrow it to the data
-            extent = days.aggregate(low=Min("day"), high=Max("day"))
-            if extent["low"] is None:
-                return None, cells, raw
-            first = max(first, instant(extent["low"])) if first is not None else instant(extent["low"])
-            high = instant(extent["high"]) + DAY
-            last = min(last, high) if last is not None else high
-            if first >= last:
-                return None, cells, raw
-        straddles = _straddles(first, last, bucket, tz)
-        if straddles is None:
-            return None, cells, raw
+    first, last, straddles = span
     if first is not None:
         days = days.filter(day__gte=first)
     if last is not None:
@@ -178,6 +153,58 @@ def split(
     for day in straddles:
         by_hour |= Q(hour__gte=day, hour__lt=day + DAY)
     return days, (cells.filter(by_hour) if by_hour else None), raw
+
+
+def _hours_and_edges(
+    *, metrics: QuerySet, cells: QuerySet, a: datetime | None, b: datetime | None
+) -> tuple[QuerySet, QuerySet | None]:
+    """The hour cells inside ``[a, b)`` and the raw rows outside it (None when the window is unbounded)."""
+    if a is not None:
+        cells = cells.filter(hour__gte=a)
+    if b is not None:
+        cells = cells.filter(hour__lt=b)
+    if a is None and b is None:
+        return cells, None
+    outside = Q()
+    if a is not None:
+        outside |= Q(timestamp__lt=a)
+    if b is not None:
+        outside |= Q(timestamp__gte=b)
+    return cells, metrics.filter(outside)
+
+
+def _day_span(
+    *,
+    days: QuerySet,
+    a: datetime | None,
+    b: datetime | None,
+    start: datetime | None,
+    end: datetime | None,
+    tz: tzinfo | None,
+    bucket: str | None,
+) -> tuple[datetime | None, datetime | None, list[datetime]] | None:
+    """``(first, last, straddles)``: the whole UTC days ``[first, last)`` of the hours' window ``[a, b)`` that day
+    cells may answer, less the *straddles* (days holding a *bucket* start in *tz* after their midnight, read from
+    hours); None when day cells answer nothing."""
+    first = _ceil_day(a) if a is not None else None
+    last = day_of(b) if b is not None else None
+    if first is not None and last is not None and first >= last:
+        return None
+    if bucket is None or _zone_key(tz or UTC) in UTC_KEYS:
+        return first, last, []
+    if start is None or end is None:  # the zone's checked span bounds the window: narrow it to the data
+        extent = days.aggregate(low=Min("day"), high=Max("day"))
+        if extent["low"] is None:
+            return None
+        first = max(first, instant(extent["low"])) if first is not None else instant(extent["low"])
+        high = instant(extent["high"]) + DAY
+        last = min(last, high) if last is not None else high
+        if first >= last:
+            return None
+    straddles = _straddles(first, last, bucket, tz)
+    if straddles is None:
+        return None
+    return first, last, straddles
 
 
 def composed_rows(parts: Sequence[QuerySet | None], outer: str) -> list[tuple]:

@@ -37,6 +37,7 @@ from dashboard.rollup.cells import (
     cells_of,
     day_of,
     days_of,
+    fold_cell,
     hour_of,
     instant,
     totals_of,
@@ -318,17 +319,8 @@ def rollup_copy_cells(*, rows: Iterable[tuple], using: str = DEFAULT_DB_ALIAS) -
                 day = get(key)
                 if day is None:
                     days[key] = [n, total, low, high, first, last, last_id, last_value]
-                    continue
-                day[0] += n
-                day[1] += total
-                if low < day[2]:
-                    day[2] = low
-                if high > day[3]:
-                    day[3] = high
-                if first < day[4]:
-                    day[4] = first
-                if last > day[5] or (last == day[5] and last_id > day[6]):
-                    day[5], day[6], day[7] = last, last_id, last_value
+                else:
+                    fold_cell(day, n, total, low, high, first, last, last_id, last_value)
         with cursor.cursor.copy(COPY_DAYS_SQL) as copy:
             copy.set_types(COPY_CELLS_TYPES)
             write_row = copy.write_row
@@ -369,16 +361,7 @@ class ImportCells:
             if self._spilled and hash(key) in self._spilled:
                 self._returning = True
             return len(self.cells) >= CELLS_IN_MEMORY
-        cell[0] += 1
-        cell[1] += value
-        if value < cell[2]:
-            cell[2] = value
-        if value > cell[3]:
-            cell[3] = value
-        if moment < cell[4]:
-            cell[4] = moment
-        if moment >= cell[5]:
-            cell[5], cell[6], cell[7] = moment, row, value
+        fold_cell(cell, 1, value, value, value, moment, moment, row, value)
         return False
 
     def spill(self, cursor) -> None:

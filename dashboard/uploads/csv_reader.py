@@ -115,6 +115,29 @@ def inspect_file(binary: BinaryIO) -> CsvLayout:
     return CsvLayout(delimiter=delimiter, columns=tuple(columns))
 
 
+def _name_error(name: str) -> str:
+    if not name:
+        return "The name is empty."
+    return f"The name is longer than {NAME_MAX_LENGTH} characters."
+
+
+def parse_timestamp(raw: str, zone: tzinfo) -> datetime:
+    """A timestamp cell as an aware datetime (a naive one read in *zone*); ValueError with the row's message when it
+    is not ISO 8601 or falls outside what UTC can hold."""
+    try:
+        timestamp = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"Not an ISO 8601 date or datetime: {raw[:50]!r}.") from None
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=zone)
+    if timestamp.year in (1, 9999):
+        try:
+            timestamp.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"Out of range: {raw[:50]!r}.") from None
+    return timestamp
+
+
 def iter_rows(
     binary: BinaryIO,
     layout: CsvLayout,
@@ -132,8 +155,7 @@ def iter_rows(
     reader = csv.reader(text, delimiter=layout.delimiter, strict=True)
     width = len(layout.columns)
     name_at, value_at, timestamp_at = (layout.index(c) for c in REQUIRED_COLUMNS)
-    utc_zone = tz in (UTC,) or getattr(tz, "key", None) == "UTC"
-    fromisoformat = datetime.fromisoformat
+    zone = UTC if tz in (UTC,) or getattr(tz, "key", None) == "UTC" else tz
     isfinite = math.isfinite
     row = 1
     try:
@@ -149,11 +171,8 @@ def iter_rows(
             name = fields[name_at].strip()
             if name[:1] == "'":
                 name = unescape_text_cell(name)
-            if not name:
-                errors.add(row, "name", "The name is empty.")
-                ok = False
-            elif len(name) > NAME_MAX_LENGTH:
-                errors.add(row, "name", f"The name is longer than {NAME_MAX_LENGTH} characters.")
+            if not name or len(name) > NAME_MAX_LENGTH:
+                errors.add(row, "name", _name_error(name))
                 ok = False
             raw_value = fields[value_at]
             try:
@@ -163,21 +182,11 @@ def iter_rows(
             except ValueError:
                 errors.add(row, "value", f"Not a finite number: {raw_value[:50]!r}.")
                 ok = False
-            raw_timestamp = fields[timestamp_at].strip()
             try:
-                timestamp = fromisoformat(raw_timestamp)
-            except ValueError:
-                errors.add(row, "timestamp", f"Not an ISO 8601 date or datetime: {raw_timestamp[:50]!r}.")
+                timestamp = parse_timestamp(fields[timestamp_at].strip(), zone)
+            except ValueError as error:
+                errors.add(row, "timestamp", str(error))
                 ok = False
-            else:
-                if timestamp.tzinfo is None:
-                    timestamp = timestamp.replace(tzinfo=UTC if utc_zone else tz)
-                if timestamp.year in (1, 9999):
-                    try:
-                        timestamp.astimezone(UTC)
-                    except OverflowError:
-                        errors.add(row, "timestamp", f"Out of range: {raw_timestamp[:50]!r}.")
-                        ok = False
             if ok:
                 yield name, value, timestamp
     except csv.Error as exc:
