@@ -287,7 +287,7 @@ def test_totals_follow_every_write_path():
 def test_a_big_import_spills_its_cells_and_still_matches_the_raw_rows(monkeypatch, ordered, gaps):
     """More cells than fit in memory: they are spilled to a temporary table while the COPY goes on; in a shuffled file
     cells come back after their spill and are merged."""
-    monkeypatch.setattr("dashboard.uploads.services.CELLS_IN_MEMORY", 4)
+    monkeypatch.setattr("dashboard.rollup.write.CELLS_IN_MEMORY", 4)
     owner = UserFactory()
     ties = [("m0", 9.0, T0), ("m0", -9.0, T0)]  # on one timestamp: the later row is the last
     rows = ties + [(f"m{i % 3}", float(i % 7) - 2.5, T0 + timedelta(minutes=17 * i)) for i in range(60)]
