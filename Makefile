@@ -33,9 +33,12 @@ test: install-dev
 fuzz: install-dev
 	bash .ci/schemathesis
 
+# Lint, format check, django-upgrade (as the pre-commit hook runs it; fails when it would rewrite a file) and mypy.
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	git ls-files -z '*.py' | xargs -0 $(BIN)/django-upgrade --target-version 5.2 --check
+	DEBUG=true $(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff check --fix .
