@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from rest_framework.exceptions import PermissionDenied, Throttled
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, Throttled
 
 from accounts.api_keys import route_allows_api_key
+from accounts.exceptions import TokenNotValid
 from accounts.models import ApiKey, User
 from accounts.services.api_keys import api_key_authenticate
 from core.throttles import ApiKeyThrottle
@@ -20,7 +21,11 @@ def authenticate_api_key(request, raw: str) -> tuple[User, ApiKey]:
     The owner comes back with ``api_key`` set, so every permission check of this request answers with the key's
     effective permissions (``accounts.api_keys.ApiKeyScopedPermissionsMixin``).
     """
-    api_key = api_key_authenticate(raw=raw)
+    try:
+        api_key = api_key_authenticate(raw=raw)
+    except TokenNotValid as error:
+        # DRF's own exception: DRF then records the request as unauthenticated before the error handler answers.
+        raise AuthenticationFailed(error.message, error.code) from error
     if not route_allows_api_key(method=request.method, path=request.path):
         raise ApiKeyRouteDenied()
     throttle = ApiKeyThrottle()
