@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group, PermissionsMixin
@@ -12,10 +13,14 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.api_keys import ApiKeyScopedPermissionsMixin
-from accounts.authz import authz_stamp
 from accounts.managers import UserManager
 
 audit = logging.getLogger("dashboard.audit")
+
+
+def authz_stamp() -> int:
+    """A new value for ``User.authz_version`` (also its default): 63 random bits (``accounts.authz``)."""
+    return secrets.randbits(63)
 
 
 class User(ApiKeyScopedPermissionsMixin, AbstractBaseUser, PermissionsMixin):
