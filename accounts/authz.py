@@ -86,7 +86,7 @@ def _compute(user, *, mfa_enabled: bool | None = None) -> AccessProfile:
 
 def access_profile(user) -> AccessProfile:
     """*user*'s profile: from the instance, else the cache, else the database (then cached). Not scoped by an API
-    key: permission checks go through the user model (``accounts.api_keys.ApiKeyScopedPermissionsMixin``)."""
+    key: permission checks go through the user model (``accounts.api_key_rules.ApiKeyScopedPermissionsMixin``)."""
     if user.pk is None:
         return AccessProfile(roles=(), permissions=frozenset(), mfa_enabled=False)
     values = tuple(getattr(user, field) for field in _KEY_FIELDS)

@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts.api_keys import ApiKeyScopedPermissionsMixin
+from accounts.api_key_rules import ApiKeyScopedPermissionsMixin
 from accounts.managers import UserManager
 
 audit = logging.getLogger("dashboard.audit")
@@ -113,7 +113,7 @@ class RotatedToken(models.Model):
 class ApiKey(models.Model):
     """A long-lived, scoped credential for machines: ``dsh_<prefix>_<secret>``, of which only a digest is stored.
 
-    It acts as its owner with ``scopes`` ∩ the owner's current permissions (``accounts.api_keys``).
+    It acts as its owner with ``scopes`` ∩ the owner's current permissions (``accounts.api_key_rules``).
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
