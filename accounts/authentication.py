@@ -11,12 +11,9 @@ from accounts.api_key_rules import bearer_api_key, route_allows_api_key
 from accounts.exceptions import TokenNotValid
 from accounts.models import ApiKey, User
 from accounts.services.api_keys import api_key_authenticate
+from accounts.services.tokens import TOKEN_VERSION_CLAIM
 from core.compiled_sql import CompiledLookup
 from core.throttles import ApiKeyThrottle
-
-TOKEN_VERSION_CLAIM = "ver"
-# On access tokens: the jti of the refresh token they were issued with (their session).
-SESSION_CLAIM = "sid"
 
 
 class VersionedJWTAuthentication(JWTAuthentication):
