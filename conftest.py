@@ -160,7 +160,7 @@ def client_for():
 def request_password_reset(django_capture_on_commit_callbacks):
     """POST ``auth/password-reset`` as *client*, then wait for the mail the response did not wait for (it is sent
     after commit, in a thread)."""
-    from accounts.mail import mail_threads_join
+    from accounts.outbox import mail_threads_join
 
     def post(client: APIClient, email: str):
         with django_capture_on_commit_callbacks(execute=True):

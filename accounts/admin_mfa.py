@@ -9,9 +9,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
-from rest_framework.exceptions import Throttled
 
-from accounts.exceptions import MfaConflict
+from accounts.exceptions import MfaConflict, TooManyWrongCodes
 from accounts.forms import TotpConfirmForm, throttled_message
 from accounts.services.mfa import (
     mfa_code_parse,
@@ -36,10 +35,10 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
             device, recovery_codes = mfa_totp_confirm(user=user, code=code)
         except ValidationError as exc:
             form.add_error("code", exc.message_dict.get("code", exc.messages))
-        except Throttled as exc:
+        except TooManyWrongCodes as exc:
             form.add_error("code", throttled_message(exc))
         except MfaConflict as exc:
-            form.add_error(None, str(exc.detail))
+            form.add_error(None, exc.message)
         else:
             # This session is now verified with the new device (django-otp's session record).
             django_otp.login(request, device)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 
-from accounts.api_key_authentication import authenticate_api_key
-from accounts.api_keys import bearer_api_key
-from accounts.models import User
+from accounts.api_key_rules import bearer_api_key, route_allows_api_key
+from accounts.exceptions import TokenNotValid
+from accounts.models import ApiKey, User
+from accounts.services.api_keys import api_key_authenticate
+from accounts.services.tokens import TOKEN_VERSION_CLAIM
 from core.compiled_sql import CompiledLookup
-
-TOKEN_VERSION_CLAIM = "ver"
-# On access tokens: the jti of the refresh token they were issued with (their session).
-SESSION_CLAIM = "sid"
+from core.throttles import ApiKeyThrottle
 
 
 class VersionedJWTAuthentication(JWTAuthentication):
@@ -51,3 +51,31 @@ _USER_BY_ID = CompiledLookup(User, lambda pk: User._default_manager.filter(pk=pk
 def user_by_id(user_id) -> User | None:
     """``User.objects.get(id=user_id)``, or None when missing: the same instance, without building the query."""
     return _USER_BY_ID.get(user_id)
+
+
+# --- the API-key branch: who the caller is when the bearer is ``dsh_…`` ----------------------------------------
+
+
+class ApiKeyRouteDenied(exceptions.PermissionDenied):
+    default_detail = "API keys cannot be used on this endpoint; sign in and use an access token."
+
+
+def authenticate_api_key(request, raw: str) -> tuple[User, ApiKey]:
+    """``(owner, key)`` for DRF: 401 for a bad key, 403 on routes keys may not reach, 429 over the key's rate.
+
+    The owner comes back with ``api_key`` set, so every permission check of this request answers with the key's
+    effective permissions (``accounts.api_key_rules.ApiKeyScopedPermissionsMixin``).
+    """
+    try:
+        api_key = api_key_authenticate(raw=raw)
+    except TokenNotValid as error:
+        # DRF's own exception: DRF then records the request as unauthenticated before the error handler answers.
+        raise exceptions.AuthenticationFailed(error.message, error.code) from error
+    if not route_allows_api_key(method=request.method, path=request.path):
+        raise ApiKeyRouteDenied()
+    throttle = ApiKeyThrottle()
+    if not throttle.allow_request(request, api_key):
+        raise exceptions.Throttled(wait=throttle.wait())
+    user = api_key.user
+    user.api_key = api_key
+    return user, api_key

@@ -15,22 +15,20 @@ under what was read: an entry never holds data older than its key.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Value
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User, authz_stamp
 
 # Entries of old stamps are never read again; they only wait to expire.
 PROFILE_TIMEOUT_SECONDS = 24 * 3600
 _KEY_FIELDS = ("pk", "authz_version", "token_version", "is_active", "is_superuser")
-
-
-def authz_stamp() -> int:
-    """A new value for ``User.authz_version`` (also its default)."""
-    return secrets.randbits(63)
 
 
 @dataclass(frozen=True)
@@ -55,9 +53,6 @@ def _key(values) -> str:
 def _compute(user, *, mfa_enabled: bool | None = None) -> AccessProfile:
     """Roles and the permissions ModelBackend would answer (direct and through roles; every one for superusers):
     one query (a UNION of the roles with their permissions and the direct permissions), two for superusers."""
-    from django.contrib.auth.models import Group, Permission
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     if mfa_enabled is None:
         mfa_enabled = TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
     text = CharField()
@@ -91,7 +86,7 @@ def _compute(user, *, mfa_enabled: bool | None = None) -> AccessProfile:
 
 def access_profile(user) -> AccessProfile:
     """*user*'s profile: from the instance, else the cache, else the database (then cached). Not scoped by an API
-    key: permission checks go through the user model (``accounts.api_keys.ApiKeyScopedPermissionsMixin``)."""
+    key: permission checks go through the user model (``accounts.api_key_rules.ApiKeyScopedPermissionsMixin``)."""
     if user.pk is None:
         return AccessProfile(roles=(), permissions=frozenset(), mfa_enabled=False)
     values = tuple(getattr(user, field) for field in _KEY_FIELDS)
@@ -124,8 +119,6 @@ def local_profiles_clear() -> None:
 
 
 def _load(user, values) -> AccessProfile:
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     model = type(user)
     confirmed_device = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     row = model.objects.filter(pk=user.pk).values_list(*_KEY_FIELDS, Exists(confirmed_device)).first()
@@ -142,8 +135,6 @@ def _load(user, values) -> AccessProfile:
 
 def authz_bump(users: QuerySet | Iterable[int]) -> None:
     """Give every user in *users* (a User queryset or ids) a new stamp; call it in the transaction of the change."""
-    from accounts.models import User
-
     if not isinstance(users, QuerySet):
         User.objects.filter(pk__in=list(users)).update(authz_version=authz_stamp())
         return
@@ -153,8 +144,6 @@ def authz_bump(users: QuerySet | Iterable[int]) -> None:
 
 def holders_of_permissions(permission_ids: Iterable[int]) -> QuerySet:
     """Users whose profile shows any of these permissions: directly, through a role, or as superusers."""
-    from accounts.models import User
-
     ids = list(permission_ids)
     return User.objects.filter(
         Q(user_permissions__in=ids) | Q(groups__permissions__in=ids) | Q(is_superuser=True)

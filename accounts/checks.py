@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
-from accounts.mail import UNDELIVERING_BACKENDS
+from accounts.outbox import UNDELIVERING_BACKENDS
 
 
 @register(Tags.security, deploy=True)

@@ -1,37 +1,41 @@
-"""API exceptions of the accounts app, in the contract's codes."""
+"""Domain errors of the accounts app (``core.errors``), in the contract's codes."""
 
-from rest_framework import exceptions, status
-
-
-class TokenNotValid(exceptions.AuthenticationFailed):
-    default_detail = "Token is invalid or expired."
-    default_code = "token_not_valid"
+from core.errors import DomainError, RateLimited
 
 
-class InvalidCredentials(exceptions.AuthenticationFailed):
-    default_detail = "No active account found with the given credentials."
-    default_code = "invalid_credentials"
+class TokenNotValid(DomainError):
+    code = "token_not_valid"
+    message = "Token is invalid or expired."
 
 
-class RegistrationClosed(exceptions.PermissionDenied):
-    default_detail = "Registration is closed."
-    default_code = "registration_closed"
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    message = "No active account found with the given credentials."
 
 
-class UserOwnsData(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This user owns data and cannot be deleted; deactivate the account instead."
-    default_code = "user_owns_data"
+class RegistrationClosed(DomainError):
+    code = "registration_closed"
+    message = "Registration is closed."
 
 
-class MfaTokenNotValid(exceptions.AuthenticationFailed):
-    default_detail = "The MFA token is invalid, expired or already used; log in again."
-    default_code = "token_not_valid"
+class UserOwnsData(DomainError):
+    code = "user_owns_data"
+    message = "This user owns data and cannot be deleted; deactivate the account instead."
 
 
-class MfaConflict(exceptions.APIException):
+class MfaTokenNotValid(DomainError):
+    code = "token_not_valid"
+    message = "The MFA token is invalid, expired or already used; log in again."
+
+
+class MfaConflict(DomainError):
     """The request does not fit the account's two-factor state (already on, not on, nothing pending)."""
 
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the account's two-factor authentication state."
-    default_code = "conflict"
+    code = "conflict"
+    message = "The request conflicts with the account's two-factor authentication state."
+
+
+class TooManyWrongCodes(RateLimited):
+    """The account's two-factor back-off runs (django-otp's throttling of the TOTP device)."""
+
+    message = "Too many wrong codes; wait before trying again."

@@ -7,8 +7,8 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import ValidationError
-from rest_framework.exceptions import Throttled
 
+from accounts.exceptions import TooManyWrongCodes
 from accounts.models import User
 from accounts.services.mfa import mfa_code_parse, mfa_code_verify, mfa_device
 
@@ -40,7 +40,7 @@ class UserChangeForm(CaseInsensitiveEmailMixin, DjangoUserChangeForm):
         fields = "__all__"
 
 
-def throttled_message(exc: Throttled) -> str:
+def throttled_message(exc: TooManyWrongCodes) -> str:
     wait = f" {exc.wait} seconds" if exc.wait else " a moment"
     return f"Too many wrong codes; wait{wait} before trying again."
 
@@ -90,7 +90,7 @@ class AdminLoginForm(AdminAuthenticationForm):
             verified = mfa_code_verify(user=user, code=code)
         except ValidationError:
             raise ValidationError(self.error_messages["otp_invalid"], code="otp_invalid") from None
-        except Throttled as exc:
+        except TooManyWrongCodes as exc:
             raise ValidationError(throttled_message(exc), code="throttled") from None
         if not verified:
             raise ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")

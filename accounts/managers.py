@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import BaseUserManager
 
-from accounts.emails import email_match, email_normalize
+from accounts.email_addresses import email_match, email_normalize
 
 
 class UserManager(BaseUserManager):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group, PermissionsMixin
@@ -11,11 +12,15 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts.api_keys import ApiKeyScopedPermissionsMixin
-from accounts.authz import authz_stamp
+from accounts.api_key_rules import ApiKeyScopedPermissionsMixin
 from accounts.managers import UserManager
 
 audit = logging.getLogger("dashboard.audit")
+
+
+def authz_stamp() -> int:
+    """A new value for ``User.authz_version`` (also its default): 63 random bits (``accounts.authz``)."""
+    return secrets.randbits(63)
 
 
 class User(ApiKeyScopedPermissionsMixin, AbstractBaseUser, PermissionsMixin):
@@ -108,7 +113,7 @@ class RotatedToken(models.Model):
 class ApiKey(models.Model):
     """A long-lived, scoped credential for machines: ``dsh_<prefix>_<secret>``, of which only a digest is stored.
 
-    It acts as its owner with ``scopes`` ∩ the owner's current permissions (``accounts.api_keys``).
+    It acts as its owner with ``scopes`` ∩ the owner's current permissions (``accounts.api_key_rules``).
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")

@@ -7,7 +7,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthentic
 from rest_framework_simplejwt.tokens import Token
 
 from accounts import rbac
-from accounts.api_keys import bearer_api_key
+from accounts.api_key_rules import bearer_api_key
 from core.permissions import VisibleObjectModelPermissions, check_permissions, is_detail_route
 
 

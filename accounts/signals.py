@@ -18,8 +18,8 @@ from django.db.models.signals import m2m_changed, post_delete, post_migrate, pos
 from django.dispatch import receiver
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.authz import authz_bump, authz_stamp, holders_of_permissions
-from accounts.models import User
+from accounts.authz import authz_bump, holders_of_permissions
+from accounts.models import User, authz_stamp
 
 _CHANGES = frozenset({"post_add", "post_remove", "pre_clear"})
 

@@ -16,3 +16,15 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None):
         self.message = message or type(self).message
         super().__init__(self.message)
+
+
+class RateLimited(DomainError):
+    """Too many attempts: the caller may try again in ``wait`` seconds (None when unknown); the API sends it as
+    Retry-After."""
+
+    code = "throttled"
+    message = "Too many attempts; wait before trying again."
+
+    def __init__(self, message: str | None = None, *, wait: int | None = None):
+        super().__init__(message)
+        self.wait = wait

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError
+from core.errors import DomainError, RateLimited
 
 logger = logging.getLogger("dashboard.errors")
 audit = logging.getLogger("dashboard.audit")
@@ -44,10 +44,17 @@ STATUS_BY_CODE = {
     "invalid": status.HTTP_400_BAD_REQUEST,
     "invalid_file": status.HTTP_400_BAD_REQUEST,
     "invalid_rows": status.HTTP_400_BAD_REQUEST,
+    "invalid_credentials": status.HTTP_401_UNAUTHORIZED,
+    "token_not_valid": status.HTTP_401_UNAUTHORIZED,
+    "registration_closed": status.HTTP_403_FORBIDDEN,
     "conflict": status.HTTP_409_CONFLICT,
     "duplicate_upload": status.HTTP_409_CONFLICT,
+    "user_owns_data": status.HTTP_409_CONFLICT,
+    "idempotency_in_progress": status.HTTP_409_CONFLICT,
     "payload_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "unsupported_media_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "idempotency_key_reused": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "throttled": status.HTTP_429_TOO_MANY_REQUESTS,
     "too_many_points": status.HTTP_400_BAD_REQUEST,
 }
 
@@ -155,7 +162,27 @@ def _validation_payload(detail) -> tuple[str, dict]:
     return (messages[0] if len(messages) == 1 else "Invalid input."), {"non_field_errors": messages}
 
 
-def _convert(exc: Exception) -> Exception:
+def _from_domain(error: DomainError, context: dict) -> exceptions.APIException:
+    """The DRF exception that answers *error* with the status :data:`STATUS_BY_CODE` gives its code."""
+    if isinstance(error, RateLimited):
+        # DRF's own wording of the wait ("Expected available in 3 seconds.") and its Retry-After header.
+        throttled = exceptions.Throttled(wait=error.wait, detail=error.message, code=error.code)
+        throttled.status_code = STATUS_BY_CODE[error.code]
+        return throttled
+    converted = ApiError.from_domain(error, **getattr(error, "extra", {}))
+    if converted.status_code == status.HTTP_401_UNAUTHORIZED:
+        # What DRF's APIView.handle_exception does for its own AuthenticationFailed before calling this handler: a 401
+        # names the view's scheme (WWW-Authenticate); a view without one answers 403.
+        view, request = context.get("view"), context.get("request")
+        header = view.get_authenticate_header(request) if view is not None and request is not None else None
+        if header:
+            converted.auth_header = header
+        else:
+            converted.status_code = status.HTTP_403_FORBIDDEN
+    return converted
+
+
+def _convert(exc: Exception, context: dict) -> Exception:
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
@@ -163,7 +190,7 @@ def _convert(exc: Exception) -> Exception:
     if isinstance(exc, RequestDataTooBig):
         return ApiError("payload_too_large", "Request body too large.")
     if isinstance(exc, DomainError):
-        return ApiError.from_domain(exc, **getattr(exc, "extra", {}))
+        return _from_domain(exc, context)
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(as_serializer_error(exc))
     return exc
@@ -176,7 +203,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         request = context["request"]
         _note_unavailable(getattr(request, "_request", request), service, exc)
         exc = ServiceUnavailable()
-    exc = _convert(exc)
+    exc = _convert(exc, context)
     if not isinstance(exc, exceptions.APIException):
         request = context["request"]
         _log_exception(getattr(request, "_request", request), exc)

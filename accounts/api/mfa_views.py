@@ -21,7 +21,6 @@ from accounts.api.serializers import (
     TotpEnrolmentSerializer,
 )
 from accounts.api.views import NO_CONTENT, PublicAuthView
-from accounts.authentication import SESSION_CLAIM
 from accounts.permissions import IsAuthenticatedWithJWT
 from accounts.services.mfa import (
     mfa_disable,
@@ -31,6 +30,7 @@ from accounts.services.mfa import (
     mfa_totp_confirm,
     mfa_totp_enrolment_start,
 )
+from accounts.services.tokens import SESSION_CLAIM
 from core.throttles import AccountThrottle, ClientAddressThrottle
 from core.validation import validated_data
 

@@ -28,12 +28,13 @@ from accounts.api.serializers import (
     RegisterInputSerializer,
     TokenPairSerializer,
 )
-from accounts.emails import email_key
+from accounts.email_addresses import email_key
 from accounts.permissions import RefusesApiKeys
 from accounts.services.auth import user_login, user_profile_update, user_register
 from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
 from accounts.services.tokens import token_blacklist, token_refresh
+from accounts.tasks import password_reset_task
 from core.throttles import AccountThrottle, ClientAddressThrottle
 from core.validation import validated_data
 
@@ -127,8 +128,6 @@ class PasswordResetView(PublicAuthView):
     def post(self, request: Request) -> Response:
         email = validated_data(PasswordResetInputSerializer, request.data)["email"]
         if settings.CELERY_BROKER_URL:
-            from accounts.tasks import password_reset_task
-
             # Queued for every address, known or not, so the response takes the same time either way.
             transaction.on_commit(lambda: password_reset_task.delay(email), robust=True)
         else:

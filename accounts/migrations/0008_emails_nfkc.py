@@ -9,7 +9,7 @@ from django.db.models.lookups import Exact
 
 
 def _normalize(value: str) -> str:
-    # A frozen copy of accounts.emails.email_normalize as of this migration.
+    # A frozen copy of accounts.email_addresses.email_normalize as of this migration.
     value = unicodedata.normalize("NFKC", value).strip()
     local, at, domain = value.rpartition("@")
     return f"{local}@{domain.lower()}" if at else value

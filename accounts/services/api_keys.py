@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.api_keys import SCOPE_APP_LABELS, key_digest, key_generate, key_matches, key_prefix
+from accounts.api_key_rules import SCOPE_APP_LABELS, key_digest, key_generate, key_matches, key_prefix
 from accounts.exceptions import TokenNotValid
 from accounts.models import ApiKey, User
 from accounts.selectors import permissions_by_codes

@@ -24,10 +24,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.exceptions import Throttled
 
 from accounts import rbac
-from accounts.exceptions import InvalidCredentials, MfaConflict, MfaTokenNotValid
+from accounts.exceptions import InvalidCredentials, MfaConflict, MfaTokenNotValid, TooManyWrongCodes
 from accounts.models import RecoveryCode, User
 from accounts.services.tokens import refresh_tokens_revoke, token_pair_issue
 
@@ -132,7 +131,7 @@ def _check_allowed(device: TOTPDevice) -> None:
     locked_until = (data or {}).get("locked_until")
     wait = max(1, int((locked_until - timezone.now()).total_seconds()) + 1) if locked_until else None
     audit.warning("mfa code throttled", extra={"event": "throttled", "scope": "mfa", "user_id": device.user_id})
-    raise Throttled(wait=wait, detail="Too many wrong codes; wait before trying again.")
+    raise TooManyWrongCodes(wait=wait)
 
 
 def _totp_verify(*, device_id: int, value: str) -> bool:
@@ -172,8 +171,8 @@ def _recovery_spend(*, device: TOTPDevice, value: str) -> bool:
 def mfa_code_verify(*, user: User, code: MfaCode) -> bool:
     """Whether *code* is a valid TOTP code (never one already accepted) or an unused recovery code of *user*.
 
-    A recovery code is spent by a successful check. Raises Throttled while the device's back-off runs; a user without
-    MFA never verifies.
+    A recovery code is spent by a successful check. Raises TooManyWrongCodes while the device's back-off runs; a user
+    without MFA never verifies.
     """
     device = mfa_device(user=user)
     if device is None:
@@ -340,7 +339,7 @@ def mfa_login_complete(*, mfa_token: str, code: MfaCode) -> dict[str, str]:
     """Step two: the mfa_token and a code → a token pair.
 
     A bad, expired, used or killed mfa_token is MfaTokenNotValid (401 ``token_not_valid``); a wrong code is
-    InvalidCredentials (401) and counts against the token (five kill it) and the device's back-off (Throttled).
+    InvalidCredentials (401) and counts against the token (five kill it) and the device's back-off (TooManyWrongCodes).
     """
     user, jti = _challenge_user(mfa_token)
     if not mfa_code_verify(user=user, code=code):

@@ -14,8 +14,8 @@ from django.core.mail import EmailMessage
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from accounts.mail import mail_prints_messages, mail_send_after_commit
 from accounts.models import User
+from accounts.outbox import mail_prints_messages, mail_send_after_commit
 
 audit = logging.getLogger("dashboard.audit")
 logger = logging.getLogger("dashboard.mail")

@@ -15,11 +15,15 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
-from accounts.authentication import SESSION_CLAIM, TOKEN_VERSION_CLAIM
 from accounts.exceptions import TokenNotValid
 from accounts.models import RotatedToken, User
 
 audit = logging.getLogger("dashboard.audit")
+
+# On every token: the user's token version (the authentication class refuses older ones).
+TOKEN_VERSION_CLAIM = "ver"
+# On access tokens: the jti of the refresh token they were issued with (their session).
+SESSION_CLAIM = "sid"
 
 
 def token_pair_issue(*, user: User) -> dict[str, str]:

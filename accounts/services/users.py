@@ -88,6 +88,50 @@ def user_create(
     return user
 
 
+def _check_update_allowed(
+    *, actor: User, user: User, is_staff: bool | None, is_superuser: bool | None, roles: list[Group] | None
+) -> None:
+    """The no-escalation rules for *actor* changing *user* (PermissionDenied), checked before any validation."""
+    rbac.check_user_change(actor=actor, target=user)
+    requested = [name for name, value in (("is_staff", is_staff), ("is_superuser", is_superuser)) if value is not None]
+    rbac.check_account_flags(actor=actor, fields=requested)
+    if roles is not None:
+        rbac.check_roles_grant(actor=actor, roles=roles)
+
+
+def _changes_assign(*, user: User, email: str | None, password: str | None, fields: dict[str, object]) -> list[str]:
+    """Set the given values on *user* without saving (None leaves a field as it is); returns the names of the fields
+    that changed. The errors of every field (email taken, password refused) are raised together, as one
+    ValidationError.
+
+    The password is validated last, against the user with its new email and name (the similarity validator)."""
+    changed: list[str] = []
+    errors: dict[str, list[str]] = {}
+    if email is not None:
+        email = User.objects.normalize_email(email)
+        if email != user.email:
+            try:
+                _check_email_free(email, exclude=user)
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+            user.email = email
+            changed.append("email")
+    for field, value in fields.items():
+        if value is not None and getattr(user, field) != value:
+            setattr(user, field, value)
+            changed.append(field)
+    if password is not None:
+        try:
+            password_validate(password=password, user=user)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        user.set_password(password)
+        changed.append("password")
+    if errors:
+        raise ValidationError(errors)
+    return changed
+
+
 def user_update(
     *,
     user: User,
@@ -107,44 +151,13 @@ def user_update(
     """
     roles = None if roles is None else list(roles)
     if actor is not None:
-        rbac.check_user_change(actor=actor, target=user)
-        requested = [
-            name for name, value in (("is_staff", is_staff), ("is_superuser", is_superuser)) if value is not None
-        ]
-        rbac.check_account_flags(actor=actor, fields=requested)
-        if roles is not None:
-            rbac.check_roles_grant(actor=actor, roles=roles)
-
-    changed: list[str] = []
-    errors: dict[str, list[str]] = {}
-    if email is not None:
-        email = User.objects.normalize_email(email)
-        if email != user.email:
-            try:
-                _check_email_free(email, exclude=user)
-            except ValidationError as exc:
-                errors.update(exc.message_dict)
-            user.email = email
-            changed.append("email")
-    for field, value in (
-        ("full_name", full_name),
-        ("is_active", is_active),
-        ("is_staff", is_staff),
-        ("is_superuser", is_superuser),
-    ):
-        if value is not None and getattr(user, field) != value:
-            setattr(user, field, value)
-            changed.append(field)
-    if password is not None:
-        try:
-            password_validate(password=password, user=user)
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
-        user.set_password(password)
-        changed.append("password")
-    if errors:
-        raise ValidationError(errors)
-
+        _check_update_allowed(actor=actor, user=user, is_staff=is_staff, is_superuser=is_superuser, roles=roles)
+    changed = _changes_assign(
+        user=user,
+        email=email,
+        password=password,
+        fields={"full_name": full_name, "is_active": is_active, "is_staff": is_staff, "is_superuser": is_superuser},
+    )
     with transaction.atomic():
         if changed:
             user.save(update_fields=changed)

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.api_keys import effective_permissions
+from accounts.api_key_rules import effective_permissions
 from accounts.models import ApiKey
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory, api_key_client, api_key_issue, key_secret
 from dashboard.metrics.models import Metric

@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 
-from accounts.mail import mail_threads_join
+from accounts.outbox import mail_threads_join
 from accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from accounts.api_keys import key_digest
+from accounts.api_key_rules import key_digest
 from accounts.models import ApiKey
 from accounts.tests.factories import UserFactory
 from dashboard.tests.factories import AlertRuleFactory, BoardFactory, KPIFactory, MetricFactory, UploadFactory

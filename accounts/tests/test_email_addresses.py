@@ -5,7 +5,7 @@ from http import HTTPStatus
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.emails import email_key, email_normalize
+from accounts.email_addresses import email_key, email_normalize
 from accounts.models import User
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 

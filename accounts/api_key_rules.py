@@ -1,5 +1,5 @@
-"""API keys: their format and digest, the one rule of their permissions, and the hooks the user model and the
-authentication class call.
+"""The rules of API keys: their format and digest, the one rule of their permissions, the routes they may reach, and
+the hooks the user model and the authentication class call (creating and checking keys: ``accounts.services.api_keys``).
 
 A key is ``dsh_<prefix>_<secret>``: ``prefix`` (12 hex characters) finds the row, ``secret`` (32 random bytes,
 URL-safe base64) proves possession; the database keeps only the SHA-256 of the whole key. The ``dsh_`` marker lets
