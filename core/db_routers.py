@@ -13,15 +13,20 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Model
 
 REPLICA = "replica"
 PIN_KEY = "db-pin:user:{}"
 _reading: ContextVar[str | None] = ContextVar("dashboard_read_alias", default=None)
 _in_request: ContextVar[bool] = ContextVar("dashboard_replica_allowed", default=False)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def replica_configured() -> bool:
@@ -38,7 +43,7 @@ def pinned_to_primary(user_id: int | None) -> bool:
     return user_id is not None and cache.get(PIN_KEY.format(user_id)) is not None
 
 
-def read_alias(user) -> str:
+def read_alias(user: object) -> str:
     """The database *user*'s dashboard reads should use: the replica during a request, unless there is none or the
     user just wrote."""
     if not _in_request.get() or not replica_configured() or pinned_to_primary(getattr(user, "pk", None)):
@@ -65,11 +70,11 @@ def reading_from(alias: str) -> Iterator[None]:
         _reading.reset(token)
 
 
-def replica_reads(selector: Callable) -> Callable:
+def replica_reads(selector: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run a read-only selector (called with ``user=``) against :func:`read_alias` of its user."""
 
     @functools.wraps(selector)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with reading_from(read_alias(kwargs.get("user"))):
             return selector(*args, **kwargs)
 
@@ -79,15 +84,15 @@ def replica_reads(selector: Callable) -> Callable:
 class PrimaryReplicaRouter:
     """Reads inside :func:`reading_from` go to its alias; everything else, and every write, to the primary."""
 
-    def db_for_read(self, model, **hints) -> str | None:
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
         return _reading.get()
 
-    def db_for_write(self, model, **hints) -> str:
+    def db_for_write(self, model: type[Model], **hints: Any) -> str:
         return DEFAULT_DB_ALIAS
 
-    def allow_relation(self, obj1, obj2, **hints) -> bool:
+    def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:
         return True
 
-    def allow_migrate(self, db: str, app_label: str, **hints) -> bool:
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
         # The replica is a physical copy of the primary: migrations run on the primary only.
         return db != REPLICA

@@ -6,10 +6,11 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from config.logging import request_id_var
 from core.db_routers import pin_to_primary, replica_allowed, replica_configured
@@ -19,17 +20,19 @@ request_logger = logging.getLogger("dashboard.request")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+_GetResponse = Callable[[HttpRequest], HttpResponseBase]
+
 
 class RequestIdMiddleware:
     """Take X-Request-ID from the request (or make one), echo it, and log one line per request."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: _GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # an attribute of our own on Django's request
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         try:
@@ -73,10 +76,10 @@ class ReadYourWritesMiddleware:
 
     SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: _GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         with replica_allowed():
             response = self.get_response(request)
         if request.method not in self.SAFE_METHODS and replica_configured():
@@ -89,10 +92,10 @@ class ReadYourWritesMiddleware:
 class SecurityHeadersMiddleware:
     """Headers Django does not set itself (the seed's X-XSS-Protection) on every response."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: _GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         response.headers.setdefault("X-XSS-Protection", "1; mode=block")
         return response
@@ -103,10 +106,12 @@ def _is_api(request: HttpRequest) -> bool:
 
 
 def _body_limit(path: str) -> int:
-    for pattern, limit in settings.API_BODY_LIMITS.items():
+    limits: dict[str, int] = settings.API_BODY_LIMITS
+    for pattern, limit in limits.items():
         if re.match(pattern, path):
             return limit
-    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    default: int = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return default
 
 
 _STATUS_ERRORS = {
@@ -123,10 +128,10 @@ class ApiErrorMiddleware:
     """Under /api/: refuse oversized bodies with 413, and turn any non-JSON error page into the envelope. On every
     path, a view that finds the database (or another backing service) unreachable answers 503 with Retry-After."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: _GetResponse) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if not _is_api(request):
             return self.get_response(request)
         try:

@@ -3,6 +3,10 @@ multipart bodies as plain dicts, validated like JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
+from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -11,11 +15,12 @@ from rest_framework.exceptions import ParseError
 JSON_MAX_DEPTH = 64
 
 
-def json_depth_exceeds(value, limit: int) -> bool:
+def json_depth_exceeds(value: object, limit: int) -> bool:
     """True when *value* (parsed JSON) nests lists/objects more than *limit* levels deep; iterative, never recursive."""
-    stack = [(value, 1)]
+    stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[object]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):
@@ -28,7 +33,7 @@ def json_depth_exceeds(value, limit: int) -> bool:
     return False
 
 
-def form_fields(data) -> dict:
+def form_fields(data: QueryDict) -> dict[str, str | list[str]]:
     """A parsed form (a QueryDict) as a plain dict: one value per name, or the list of them when a name repeats.
 
     DRF reads a QueryDict like an HTML form: an empty value of an optional field counts as absent (``timestamp=``
@@ -39,7 +44,9 @@ def form_fields(data) -> dict:
 
 
 class FormParser(parsers.FormParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(  # type: ignore[override]  # a plain dict where DRF gives a QueryDict: the point of this parser
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> dict[str, str | list[str]]:
         return form_fields(super().parse(stream, media_type, parser_context))
 
 
@@ -47,7 +54,9 @@ class MultiPartParser(parsers.MultiPartParser):
     """Fields as :func:`form_fields`; a body without a single part (which RFC 2046 does not allow) is a 400
     parse_error rather than an empty form that a PATCH would accept as "change nothing"."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(  # type: ignore[override]  # plain dicts where DRF gives a QueryDict and a MultiValueDict
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> parsers.DataAndFiles[dict[str, str | list[str]], dict[str, Any]]:
         result = super().parse(stream, media_type, parser_context)
         if not result.data and not result.files:
             raise ParseError("Multipart form parse error - the body holds no parts.")
@@ -57,7 +66,9 @@ class MultiPartParser(parsers.MultiPartParser):
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:  # any JSON value (a body of `null` or `[1]` too), not only the object DRF's stubs promise
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import QueryDict
 
 
-def plain_data(data) -> dict | list:
+def plain_data(data: object) -> object:
     """*data* (``request.query_params`` or a form/multipart ``request.data``) as a plain dict, the last value of each
     name; anything else (a JSON body) unchanged.
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.urls import re_path
+from collections.abc import Callable
+
+from django.http import HttpResponseBase
+from django.urls import URLPattern, re_path
 from rest_framework.routers import SimpleRouter
 
 
@@ -18,6 +21,6 @@ class ApiRouter(SimpleRouter):
         self.trailing_slash = "/?"
 
 
-def api_path(route: str, view, name: str):
+def api_path(route: str, view: Callable[..., HttpResponseBase], name: str) -> URLPattern:
     """``re_path`` for a plain view at *route* (no leading or trailing slash), with the slash optional."""
     return re_path(rf"^{route}/?$", view, name=name)

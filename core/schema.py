@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.request import Request
+
 ERROR_COMPONENT = {
     "type": "object",
     "description": "The error envelope of every /api/ error response.",
@@ -44,7 +50,7 @@ _DESCRIPTIONS = {
 _TOKEN_ENDPOINTS = ("/login", "/login/mfa", "/refresh", "/logout")
 
 
-def _takes_idempotency_key(operation: dict) -> bool:
+def _takes_idempotency_key(operation: dict[str, Any]) -> bool:
     return any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
 
 
@@ -54,13 +60,15 @@ REPLAYED_HEADER = {
 }
 
 
-def _document_replay_header(operation: dict) -> None:
+def _document_replay_header(operation: dict[str, Any]) -> None:
     for status, response in operation["responses"].items():
         if status.startswith("2"):
             response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED_HEADER
 
 
-def add_error_responses(result: dict, generator, request, public) -> dict:
+def add_error_responses(
+    result: dict[str, Any], generator: SchemaGenerator, request: Request | None, public: bool
+) -> dict[str, Any]:
     """Add ``ErrorEnvelope`` and reference it from each operation's plausible error statuses."""
     result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = ERROR_COMPONENT
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
@@ -273,7 +281,9 @@ def password_policy() -> str:
     return " ".join(password_validators_help_texts())
 
 
-def describe_operations(result: dict, generator, request, public) -> dict:
+def describe_operations(
+    result: dict[str, Any], generator: SchemaGenerator, request: Request | None, public: bool
+) -> dict[str, Any]:
     """Tag every operation by its path, give each a one-line summary, and state the password policy."""
     from django.conf import settings
 

@@ -11,15 +11,30 @@ input, falls back to DRF unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime, tzinfo
 from operator import attrgetter
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Manager, Model
 from django.utils import timezone
-from rest_framework import fields, relations, serializers
-from rest_framework.settings import ISO_8601, api_settings
+from rest_framework import ISO_8601, fields, relations, serializers
+from rest_framework.settings import api_settings
 
-_PLAIN = {
+# A field's output from (serializer, instance or ``values_list`` row, current time zone).
+_Getter: TypeAlias = Callable[[Any, Any, tzinfo], object]
+# The (name, getter) of each field, in order; empty when the serializer falls back to DRF.
+_Plan: TypeAlias = tuple[tuple[str, _Getter], ...]
+_AnyField: TypeAlias = fields.Field[Any, Any, Any, Any]
+
+if TYPE_CHECKING:
+    # What the mixin is always combined with; at run time it has no base of its own.
+    _SerializerBase = serializers.Serializer[Any]
+else:
+    _SerializerBase = object
+
+_PLAIN: dict[type[_AnyField], Callable[[Any], object]] = {
     fields.IntegerField: int,
     fields.FloatField: float,
     fields.CharField: str,
@@ -28,70 +43,72 @@ _PLAIN = {
 }
 
 
-def iso_datetime(value, zone=None):
+def iso_datetime(value: datetime, zone: tzinfo | None = None) -> str:
     """DRF's ``DateTimeField`` output (ISO 8601 format): in *zone* (default: the current time zone), ``Z`` for UTC."""
     text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _plain(source: str, convert: Callable) -> Callable:
+def _plain(source: str, convert: Callable[[Any], object]) -> _Getter:
     read = attrgetter(source)
 
-    def get(serializer, instance, zone):
+    def get(serializer: object, instance: Any, zone: tzinfo) -> object:
         value = read(instance)
         return None if value is None else convert(value)
 
     return get
 
 
-def _datetime(source: str) -> Callable:
+def _datetime(source: str) -> _Getter:
     read = attrgetter(source)
 
-    def get(serializer, instance, zone):
+    def get(serializer: object, instance: Any, zone: tzinfo) -> object:
         value = read(instance)
         return None if value is None else iso_datetime(value, zone)
 
     return get
 
 
-def _primary_key(source: str, model) -> Callable:
+def _primary_key(source: str, model: type[Model] | None) -> _Getter:
     # What serializable_value() reads: the foreign key's column attribute (``owner_id``), found once here.
     try:
-        read = attrgetter(model._meta.get_field(source).attname)
+        read = attrgetter(model._meta.get_field(source).attname)  # type: ignore[union-attr]  # no model, or a relation without attname: AttributeError, caught below
     except (AttributeError, LookupError, FieldDoesNotExist):
 
-        def get(serializer, instance, zone):
+        def get_serializable_value(serializer: object, instance: Any, zone: tzinfo) -> object:
             return instance.serializable_value(source)
 
-        return get
+        return get_serializable_value
 
-    def get(serializer, instance, zone):
+    def get(serializer: object, instance: Any, zone: tzinfo) -> object:
         return read(instance)
 
     return get
 
 
-def _method(method_name: str) -> Callable:
-    def get(serializer, instance, zone):
+def _method(method_name: str) -> _Getter:
+    def get(serializer: object, instance: Any, zone: tzinfo) -> object:
         return getattr(serializer, method_name)(instance)
 
     return get
 
 
-def _column(field, model) -> str | None:
+def _column(field: _AnyField, model: type[Model] | None) -> str | None:
     """The ``values_list`` column the field's getter reads by attribute name, or None if it needs a model instance."""
+    assert field.source is not None  # set when the field is bound to its serializer
     if isinstance(field, fields.SerializerMethodField):
         return None
     if isinstance(field, relations.PrimaryKeyRelatedField):
         try:
-            return model._meta.get_field(field.source).attname
+            return model._meta.get_field(field.source).attname  # type: ignore[union-attr]  # no model, or a relation without attname: AttributeError, caught below
         except (AttributeError, LookupError, FieldDoesNotExist):
             return None
     return field.source
 
 
-def _getter(field, model) -> Callable | None:
+def _getter(field: _AnyField, model: type[Model] | None) -> _Getter | None:
     source = field.source
+    assert source is not None  # set when the field is bound to its serializer
     simple = "." not in source and source != "*"
     if isinstance(field, fields.SerializerMethodField):
         return _method(field.method_name)
@@ -111,11 +128,11 @@ def _getter(field, model) -> Callable | None:
     return None
 
 
-class FastListSerializer(serializers.ListSerializer):
+class FastListSerializer(serializers.ListSerializer[Any]):
     """``many=True`` of a FastOutputMixin serializer: the current time zone is looked up once for the whole list."""
 
-    def to_representation(self, data):
-        child = self.child
+    def to_representation(self, data: Manager[Any] | Iterable[Any]) -> list[Any]:
+        child = cast("FastOutputMixin", self.child)  # many_init gives this class only to their lists
         plan = child._fast_plan_get()
         if not plan:
             return super().to_representation(data)
@@ -124,17 +141,21 @@ class FastListSerializer(serializers.ListSerializer):
         return [{name: get(child, item, zone) for name, get in plan} for item in items]
 
 
-class FastOutputMixin:
+class FastOutputMixin(_SerializerBase):
     """For output-only ``ModelSerializer``/``Serializer`` subclasses of plain fields (see the module docstring)."""
 
+    # Set on each concrete class by _fast_plan_build (annotations only: row_columns looks them up in the class dict).
+    _fast_columns: ClassVar[tuple[str, ...] | None]
+    _fast_plan: ClassVar[_Plan]
+
     @classmethod
-    def many_init(cls, *args, **kwargs):
+    def many_init(cls, *args: Any, **kwargs: Any) -> serializers.BaseSerializer[Any]:
         list_serializer = super().many_init(*args, **kwargs)
         if type(list_serializer) is serializers.ListSerializer:  # no list_serializer_class of its own
             list_serializer.__class__ = FastListSerializer
         return list_serializer
 
-    def to_representation(self, instance):
+    def to_representation(self, instance: Any) -> dict[str, Any]:
         plan = self._fast_plan_get()
         if not plan:
             return super().to_representation(instance)
@@ -150,13 +171,14 @@ class FastOutputMixin:
             cls()._fast_plan_get()
         return cls._fast_columns
 
-    def _fast_plan_get(self) -> tuple:
-        plan = type(self).__dict__.get("_fast_plan")
+    def _fast_plan_get(self) -> _Plan:
+        plan: _Plan | None = type(self).__dict__.get("_fast_plan")
         return self._fast_plan_build() if plan is None else plan
 
-    def _fast_plan_build(self) -> tuple:
-        getters, columns = [], []
-        model = getattr(getattr(self, "Meta", None), "model", None)
+    def _fast_plan_build(self) -> _Plan:
+        getters: list[tuple[str, _Getter]] = []
+        columns: list[str | None] = []
+        model: type[Model] | None = getattr(getattr(self, "Meta", None), "model", None)
         for name, field in self.fields.items():
             if field.write_only:
                 continue
@@ -167,6 +189,8 @@ class FastOutputMixin:
             getters.append((name, getter))
             columns.append(_column(field, model))
         plan = tuple(getters)
-        type(self)._fast_columns = tuple(columns) if plan and None not in columns and model else None
+        type(self)._fast_columns = (
+            cast("tuple[str, ...]", tuple(columns)) if plan and None not in columns and model else None
+        )
         type(self)._fast_plan = plan
         return plan

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any, overload
 
 from django.conf import settings
 from django.db import DatabaseError, connections
@@ -62,7 +64,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 class FaviconView(RedirectView):
     permanent = True
 
-    def get_redirect_url(self, *args, **kwargs) -> str:
+    def get_redirect_url(self, *args: Any, **kwargs: Any) -> str:
         return static("favicon.svg")
 
 
@@ -73,7 +75,7 @@ def api_guide(request: HttpRequest) -> HttpResponse:
 
 
 # (name, path under /api/v1/): where an app starts. Public like auth/*: it names paths, never data.
-API_INDEX = {
+API_INDEX: dict[str, str | dict[str, str]] = {
     "auth": {name: f"auth/{name}" for name in ("register", "login", "refresh", "logout", "password-reset")},
     "me": "users/me",
     "dashboard": {name: f"dashboard/{name}" for name in ("metrics", "kpis", "summary", "upload", "uploads", "alerts")},
@@ -81,7 +83,11 @@ API_INDEX = {
 }
 
 
-def _links(tree, absolute):
+@overload
+def _links(tree: str, absolute: Callable[[str], str]) -> str: ...
+@overload
+def _links(tree: dict[str, Any], absolute: Callable[[str], str]) -> dict[str, Any]: ...
+def _links(tree: str | dict[str, Any], absolute: Callable[[str], str]) -> str | dict[str, Any]:
     if isinstance(tree, dict):
         return {key: _links(value, absolute) for key, value in tree.items()}
     return absolute(f"/api/v1/{tree}")
@@ -129,5 +135,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
     exception = sys.exc_info()[1]
     service = unavailable_service(exception) if exception is not None else None
     if service is not None:
+        assert exception is not None  # a service is only named for an exception
         return service_unavailable_response(request, service, exception)
     return defaults.server_error(request)

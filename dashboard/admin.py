@@ -176,6 +176,7 @@ class AlertRuleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None, "ModelForm.clean returns cleaned_data"
         if self.errors:
             return cleaned
         try:

@@ -176,7 +176,7 @@ KPIS = [
 ]
 
 # target = value * factor gives each aim with the default 10% margin: on track, 5% short, 25% short.
-AIM_FACTORS = {
+AIM_FACTORS: dict[str, dict[str, float]] = {
     "up": {KPI.Status.ON_TRACK: 0.9, KPI.Status.AT_RISK: 1 / 0.95, KPI.Status.OFF_TRACK: 1 / 0.75},
     "down": {KPI.Status.ON_TRACK: 1.1, KPI.Status.AT_RISK: 1 / 1.05, KPI.Status.OFF_TRACK: 1 / 1.3},
 }
@@ -184,7 +184,7 @@ AIM_FACTORS = {
 
 def demo_samples(spec: MetricSpec, *, first_day: date, today: date, now: datetime, tz: ZoneInfo) -> list[dict]:
     """Samples of *spec* for the days ``first_day`` … ``today`` (none later than *now*), the same on every run."""
-    samples = []
+    samples: list[dict] = []
     quarter_start = bucket_start(now, "quarter", tz).date()
     year_start = today - timedelta(days=DAYS)
     day = first_day
@@ -299,7 +299,7 @@ def _demo_kpis(users: dict[str, User], *, tz: ZoneInfo, now: datetime) -> list[s
         if spec.name in existing:
             continue
         kpi_create(
-            created_by=manager,
+            created_by=manager,  # type: ignore[arg-type]  # None without the manager role; KPI.created_by is nullable
             name=spec.name,
             description=spec.description,
             metric_name=spec.metric_name,

@@ -43,17 +43,19 @@ def _describe(event: AlertEvent, rule: AlertRule) -> tuple[str, str]:
         condition = "status is " + " or ".join(s.replace("_", " ") for s in rule.statuses)
     else:
         condition = f"value {rule.condition} {rule.threshold:g}{unit}"
-    headline = {
+    headlines: dict[str, str] = {
         AlertEvent.Type.FIRING: f"Firing: {rule.name} — {kpi.name} is {status} ({value})",
         AlertEvent.Type.RESOLVED: f"Resolved: {rule.name} — {kpi.name} is {status} ({value})",
         AlertEvent.Type.TEST: f"Test: {rule.name} — {kpi.name}",
-    }[event.type]
-    what = {
+    }
+    headline = headlines[event.type]
+    explanations: dict[str, str] = {
         AlertEvent.Type.FIRING: f"The alert rule “{rule.name}” is firing: its condition ({condition}) holds.",
         AlertEvent.Type.RESOLVED: f"The alert rule “{rule.name}” is resolved: its condition ({condition}) no longer "
         "holds.",
         AlertEvent.Type.TEST: f"This is a test notification of the alert rule “{rule.name}” ({condition}).",
-    }[event.type]
+    }
+    what = explanations[event.type]
     period = f"the period starting {event.period_start:%Y-%m-%d %H:%M %Z}" if event.period_start else "its last reading"
     target = "none" if kpi.target is None else f"{kpi.target:g}{unit}"
     body = "\n".join(

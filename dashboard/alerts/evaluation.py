@@ -77,7 +77,9 @@ def _is_firing(rule: AlertRule, value: float | None, status: str) -> bool:
         return status in rule.statuses
     if value is None:
         return False
-    return value > rule.threshold if rule.condition == AlertRule.Condition.ABOVE else value < rule.threshold
+    threshold = rule.threshold
+    assert threshold is not None, "alert_rule_clean requires a threshold for the above and below conditions"
+    return value > threshold if rule.condition == AlertRule.Condition.ABOVE else value < threshold
 
 
 def _muted(rule: AlertRule, now: datetime) -> bool:

@@ -30,4 +30,4 @@ class CeleryAlertQueue:
         alerts_evaluate_task.delay(metric_names=metric_names)
 
     def deliver(self, *, delivery_id: int, eta: datetime | None) -> None:
-        alert_delivery_task.apply_async((delivery_id,), eta=eta)
+        alert_delivery_task.apply_async((delivery_id,), eta=eta)  # type: ignore[arg-type]  # Celery takes eta=None

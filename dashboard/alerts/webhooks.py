@@ -99,7 +99,7 @@ def _addresses(host: str, port: int) -> list[IPAddress]:
         raise UnsafeWebhookURL(f"The host {host!r} cannot be resolved.") from None
     addresses = []
     for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if address not in addresses:
             addresses.append(address)
     if not addresses:
@@ -107,7 +107,7 @@ def _addresses(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-def webhook_target_resolve(url: str) -> WebhookTarget:
+def webhook_target_resolve(url: object) -> WebhookTarget:
     """Check *url* and resolve its host; raises :class:`UnsafeWebhookURL` with a message fit for the URL's owner."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise UnsafeWebhookURL(f"Enter an http or https URL of at most {MAX_URL_LENGTH} characters.")
@@ -159,12 +159,14 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: WebhookTarget, timeout: float):
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        context = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=context)
         self._address = target.address
+        self._ssl_context = context
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
 def webhook_post(*, target: WebhookTarget, body: bytes, headers: dict[str, str], timeout: float | None = None) -> int:

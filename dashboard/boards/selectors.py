@@ -13,9 +13,10 @@ from accounts.models import User
 from core.db_routers import replica_reads
 from dashboard.boards.models import Board, Panel
 from dashboard.exceptions import TooManyPoints
+from dashboard.kpis.models import KPI
 from dashboard.kpis.selectors import KPIStatus, kpi_recent_series, kpi_summary
 from dashboard.metrics.selectors import Point, SeriesRequest, metric_series_batch, series_sizes_check
-from dashboard.time_input import in_zone, parse_local_datetime
+from dashboard.time_input import in_zone, local_datetime
 from dashboard.timeseries import (
     relative_range,
 )
@@ -33,13 +34,20 @@ def boards_visible_to(user: User) -> QuerySet[Board]:
     return boards.filter(Q(owner_id=user.pk) | Q(pk__in=shared))
 
 
+def panel_kpi(panel: Panel) -> KPI:
+    """The KPI of a kpi panel: the board service gives each one, and deleting the KPI deletes its panels."""
+    assert panel.kpi is not None, f"kpi panel {panel.pk} has no KPI"
+    return panel.kpi
+
+
 def panel_range_resolve(*, panel: Panel, tz: ZoneInfo, now: datetime) -> tuple[datetime | None, datetime | None]:
     """The panel's ``[start, end)`` for a request in *tz* at *now* (``(None, None)`` without a range)."""
     if panel.range is None:
         return None, None
     if isinstance(panel.range, str):
         return relative_range(panel.range, tz=tz, now=now)
-    return in_zone(parse_local_datetime(panel.range["from"]), tz), in_zone(parse_local_datetime(panel.range["to"]), tz)
+    # A fixed range was checked when saved (board service), so both bounds parse.
+    return in_zone(local_datetime(panel.range["from"]), tz), in_zone(local_datetime(panel.range["to"]), tz)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,18 @@ class PanelData:
     points: list[Point] | None = None
     # A series panel (or a ranged KPI panel) whose range holds more than SERIES_MAX_POINTS buckets: no points.
     error: TooManyPoints | None = None
+
+    @property
+    def summary_rows(self) -> list[KPIStatus]:
+        """Every KPI's summary row, of a summary panel."""
+        assert isinstance(self.summary, list), f"panel {self.panel.pk} is not a summary panel"
+        return self.summary
+
+    @property
+    def summary_row(self) -> KPIStatus:
+        """The KPI's summary row, of a kpi panel."""
+        assert isinstance(self.summary, KPIStatus), f"panel {self.panel.pk} is not a kpi panel"
+        return self.summary
 
 
 @replica_reads
@@ -64,7 +84,10 @@ def board_data(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None =
     wants_summary = any(panel.type in (Panel.Type.KPI, Panel.Type.SUMMARY) for panel in panels)
     summary = kpi_summary(user=user, tz=tz, now=now) if wants_summary else []
     by_kpi = {row.kpi.pk: row for row in summary}
-    recent_kpis = {panel.kpi.pk: panel.kpi for panel in panels if panel.type == Panel.Type.KPI and panel.range is None}
+    recent_kpis = {
+        kpi.pk: kpi
+        for kpi in (panel_kpi(panel) for panel in panels if panel.type == Panel.Type.KPI and panel.range is None)
+    }
     recent = kpi_recent_series(user=user, kpis=list(recent_kpis.values()), tz=tz, now=now) if recent_kpis else {}
     requests: dict[int, SeriesRequest] = {}
     for panel in panels:
@@ -73,7 +96,8 @@ def board_data(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None =
             if panel.type == Panel.Type.SERIES:
                 name, bucket, agg = panel.metric_name, panel.metric_bucket, panel.metric_agg
             else:
-                name, bucket, agg = panel.kpi.metric_name, panel.kpi.period, panel.kpi.aggregation
+                kpi = panel_kpi(panel)
+                name, bucket, agg = kpi.metric_name, kpi.period, kpi.aggregation
             requests[panel.pk] = SeriesRequest(name=name, bucket=bucket, agg=agg, start=start, end=end)
     distinct = list(set(requests.values()))
     errors = series_sizes_check(user=user, requests=distinct, tz=tz) if distinct else {}
@@ -87,9 +111,10 @@ def board_data(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None =
         if panel.type == Panel.Type.SUMMARY:
             result.append(PanelData(panel=panel, summary=summary))
         elif panel.type == Panel.Type.KPI:
+            kpi = panel_kpi(panel)
             if request is None:
-                points = recent[panel.kpi.pk]
-            result.append(PanelData(panel=panel, summary=by_kpi[panel.kpi.pk], points=points, error=error))
+                points = recent[kpi.pk]
+            result.append(PanelData(panel=panel, summary=by_kpi[kpi.pk], points=points, error=error))
         else:
             result.append(PanelData(panel=panel, points=points, error=error))
     return result

@@ -68,7 +68,9 @@ def _panels_build(panels: list[dict], kpis: dict) -> list[Panel]:
     """Unsaved panels from validated dicts (``kpi`` already resolved to a KPI); every board rule checked here."""
     if len(panels) > BOARD_MAX_PANELS:
         raise ValidationError({"panels": f"A board holds at most {BOARD_MAX_PANELS} panels."})
-    built, errors, covered = [], [], {}
+    built: list[Panel] = []
+    errors: list[str] = []
+    covered: dict[tuple[int, int], int] = {}
     for index, panel in enumerate(panels):
         where = f"Panel {index}"
         try:
@@ -142,7 +144,8 @@ def _roles(names: Iterable[str]) -> list[Group]:
 def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
     base = slugify(name)[:240] or "board"
     slug, n = base, 2
-    while Board.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():
+    others = Board.objects.all() if exclude_pk is None else Board.objects.exclude(pk=exclude_pk)
+    while others.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -162,7 +165,7 @@ def board_create(
     name: str,
     description: str = "",
     shared_with: Iterable[str] = (),
-    panels: list[dict] = (),
+    panels: Iterable[dict] = (),
     kpi_field: str = "pk",
 ) -> Board:
     """A new board of *owner*'s; panels name their KPI by ``kpi_field`` (``pk``, or ``slug`` for imports)."""
@@ -205,7 +208,7 @@ def _panel_export(panel: Panel) -> dict:
     return {
         "title": panel.title,
         "type": panel.type,
-        "kpi": panel.kpi.slug if panel.kpi_id else None,
+        "kpi": panel.kpi.slug if panel.kpi is not None else None,
         "metric": metric,
         "range": panel.range,
         "x": panel.x,

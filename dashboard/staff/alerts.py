@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404
 
+from accounts.request_user import request_user
 from dashboard.alerts.models import AlertRule
 from dashboard.alerts.selectors import alert_events_of, alert_rules_visible_to
 from dashboard.staff.views import StaffPage
@@ -20,6 +21,6 @@ class AlertRuleEventsView(StaffPage):
     template_name = "admin/dashboard/alertrule/events.html"
 
     def get_context_data(self, **kwargs) -> dict:
-        rule = get_object_or_404(alert_rules_visible_to(self.request.user), pk=self.kwargs["pk"])
+        rule = get_object_or_404(alert_rules_visible_to(request_user(self.request)), pk=self.kwargs["pk"])
         page = Paginator(alert_events_of(rule=rule), EVENTS_PER_PAGE).get_page(self.request.GET.get("page"))
         return super().get_context_data(rule=rule, page=page, title=f"{rule.name}: events", **kwargs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -17,8 +18,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.request_user import request_user
 from dashboard.boards.models import Board, Panel
-from dashboard.boards.selectors import board_data, boards_visible_to, panel_range_resolve
+from dashboard.boards.selectors import board_data, boards_visible_to, panel_kpi, panel_range_resolve
 from dashboard.kpis.selectors import kpi_default_range
 from dashboard.permissions import board_missing_permissions
 from dashboard.staff.charts import LARGE, SMALL, Chart, chart_points, series_chart
@@ -67,15 +69,16 @@ def _range_text(panel: Panel) -> str:
 def _series_view(panel: Panel, points, *, start, end, now: datetime) -> PanelView:
     title = panel.title or f"{panel.metric_name}: {panel.metric_agg} per {panel.metric_bucket}"
     latest = points[-1] if points else None
-    common = {
-        "panel": panel,
-        "title": title,
-        "range_text": _range_text(panel),
-        "latest_text": format_number(latest.value) if latest else "No data",
-        "latest_label": period_label(latest.t, panel.metric_bucket) if latest else "",
-    }
+    view = partial(
+        PanelView,
+        panel=panel,
+        title=title,
+        range_text=_range_text(panel),
+        latest_text=format_number(latest.value) if latest else "No data",
+        latest_label=period_label(latest.t, panel.metric_bucket) if latest else "",
+    )
     if len(points) > MAX_CHART_POINTS:
-        return PanelView(**common, too_many=len(points))
+        return view(too_many=len(points))
     marks = chart_points(points, panel.metric_bucket, now=now)
     domain = (start or marks[0].start, end or marks[-1].end) if marks else None
     chart = series_chart(
@@ -86,7 +89,7 @@ def _series_view(panel: Panel, points, *, start, end, now: datetime) -> PanelVie
         size=LARGE if panel.w >= WIDE_PANEL else SMALL,
         what=PERIOD_NOUNS[panel.metric_bucket],
     )
-    return PanelView(**common, chart=chart)
+    return view(chart=chart)
 
 
 def board_panels(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None = None) -> list[PanelView]:
@@ -96,18 +99,22 @@ def board_panels(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None
     for data in board_data(user=user, board=board, tz=tz, now=now):
         panel = data.panel
         if panel.type == Panel.Type.SUMMARY:
-            cards = [_card(row, None) for row in data.summary]
+            cards = [_card(row, None) for row in data.summary_rows]
             views.append(PanelView(panel=panel, title=panel.title or "All KPIs", range_text="", cards=cards))
         elif data.error is not None:
             title = panel.title or (panel.kpi.name if panel.kpi else panel.metric_name)
-            card = _card(data.summary, None) if panel.type == Panel.Type.KPI else None
+            card = _card(data.summary_row, None) if panel.type == Panel.Type.KPI else None
             views.append(
                 PanelView(panel=panel, title=title, range_text=_range_text(panel), card=card, error=data.error.message)
             )
         elif panel.type == Panel.Type.KPI:
-            kpi = panel.kpi
+            kpi = panel_kpi(panel)
             start, end = panel_range_resolve(panel=panel, tz=tz, now=now)
-            domain = (start, end) if panel.range is not None else kpi_default_range(kpi=kpi, tz=tz, now=now)
+            # Both bounds are set exactly when the panel has a range.
+            if start is not None and end is not None:
+                domain = (start, end)
+            else:
+                domain = kpi_default_range(kpi=kpi, tz=tz, now=now)
             chart = _kpi_chart(
                 kpi=kpi, points=data.points, domain=domain, now=now, size=SMALL, chart_id=f"panel-{panel.pk}-chart"
             )
@@ -116,7 +123,7 @@ def board_panels(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None
                     panel=panel,
                     title=panel.title or kpi.name,
                     range_text=_range_text(panel) or f"Last 12 {PERIOD_NOUNS[kpi.period]}",
-                    card=_card(data.summary, chart),
+                    card=_card(data.summary_row, chart),
                 )
             )
         else:
@@ -141,14 +148,13 @@ class BoardPageView(StaffPage):
     template_name = "admin/dashboard/board/page.html"
 
     def get_context_data(self, **kwargs) -> dict:
-        board = get_object_or_404(boards_visible_to(self.request.user), pk=self.kwargs["pk"])
-        missing = board_missing_permissions(self.request.user, board)
+        user = request_user(self.request)
+        board = get_object_or_404(boards_visible_to(user), pk=self.kwargs["pk"])
+        missing = board_missing_permissions(user, board)
         if missing:
             raise PermissionDenied(f"Missing: {', '.join(missing)}")
         form = TimeZoneForm.with_defaults(self.request.GET, {"tz": settings.TIME_ZONE})
-        panels = (
-            board_panels(user=self.request.user, board=board, tz=form.cleaned_data["tz"]) if form.is_valid() else []
-        )
+        panels = board_panels(user=user, board=board, tz=form.cleaned_data["tz"]) if form.is_valid() else []
         return super().get_context_data(
             board=board, form=form, panels=panels, title=board.name, tz=form.data.get("tz"), **kwargs
         )

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
@@ -271,18 +272,19 @@ def _geometry(
     size: ChartSize,
 ) -> Geometry:
     right = size.width - size.right
-    base = {
-        "chart_id": chart_id,
-        "size_class": "large" if size is LARGE else "small",
-        "width": size.width,
-        "height": size.height,
-        "font": size.font,
-        "points": len(points),
-        "left": size.left,
-        "right": right,
-    }
+    geometry = partial(
+        Geometry,
+        chart_id=chart_id,
+        size_class="large" if size is LARGE else "small",
+        width=size.width,
+        height=size.height,
+        font=size.font,
+        points=len(points),
+        left=size.left,
+        right=right,
+    )
     if not points:
-        return Geometry(**base, empty=(_n(size.width / 2), _n(size.height / 2), size.font + 2))
+        return geometry(empty=(_n(size.width / 2), _n(size.height / 2), size.font + 2))
     extremes = [p.value for p in points]
     if target is not None:
         extremes.append(target)
@@ -309,8 +311,7 @@ def _geometry(
         )
         for point in points
     ]
-    return Geometry(
-        **base,
+    return geometry(
         y_ticks=[(_n(y(tick)), label) for tick, label in zip(ticks, axis_labels(ticks), strict=True)],
         label_x=size.left - 6,
         x_labels=[(_n(label_x), text) for label_x, text in _x_labels(points, x, size)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import cast
 from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
@@ -51,7 +52,7 @@ class LocalDateTimeField(forms.CharField):
         kwargs.setdefault("widget", DATE_INPUT)
         super().__init__(**kwargs)
 
-    def to_python(self, value) -> datetime | None:
+    def to_python(self, value) -> datetime | None:  # type: ignore[override]  # a CharField read into a datetime
         text = super().to_python(value)
         if not text:
             return None
@@ -90,6 +91,7 @@ class RangeForm(StaffQueryForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        assert cleaned is not None, "Form.clean returns cleaned_data"
         if self.errors:
             return cleaned
         try:
@@ -117,7 +119,7 @@ class MetricExplorerForm(RangeForm):
 
     def __init__(self, *args, names: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["name"].choices = [(name, name) for name in names]
+        cast(forms.ChoiceField, self.fields["name"]).choices = [(name, name) for name in names]
 
 
 class MetricImportForm(forms.Form):

@@ -7,7 +7,7 @@ pairs them with labels and charts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from dashboard.kpis.models import KPI
 from dashboard.kpis.selectors import KPIStatus, kpi_default_range, kpi_overview, kpi_series, kpi_summary
-from dashboard.metrics.selectors import MetricFilters, metric_names, metric_series
+from dashboard.metrics.selectors import MetricFilters, Point, metric_names, metric_series
 from dashboard.staff.charts import LARGE, SMALL, Chart, ChartPoint, ChartSize, chart_points, series_chart
 from dashboard.staff.formatting import format_number
 from dashboard.timeseries import bucket_start, period_label, period_shift
@@ -104,7 +104,7 @@ def progress_text(kpi: KPI, current: float | None, progress_pct: float | None) -
     return "Budget", f"{abs(gap):,.0f}% {'over' if gap > 0 else 'under'} budget"
 
 
-def _moment_label(moment: datetime, tz: ZoneInfo) -> str:
+def _moment_label(moment: datetime, tz: tzinfo | None) -> str:
     local = moment.astimezone(tz)
     label = period_label(local, "day", short=True)
     return label if (local.hour, local.minute) == (0, 0) else f"{label}, {local:%H:%M}"
@@ -216,10 +216,10 @@ def kpi_detail(
     if not too_many:
         chart = _kpi_chart(kpi=kpi, points=points, domain=(start, end), now=now, size=LARGE, chart_id="kpi-chart")
     rows = []
-    previous = None
+    previous: Point | None = None
     for point in points:
-        adjacent = previous is not None and period_shift(previous.t, kpi.period, 1) == point.t
-        reading = kpi.reading(current=point.value, previous=previous.value if adjacent else None)
+        adjacent = previous if previous is not None and period_shift(previous.t, kpi.period, 1) == point.t else None
+        reading = kpi.reading(current=point.value, previous=adjacent.value if adjacent is not None else None)
         change, status = reading.change_pct, reading.status
         running = point.t == row.current.period_start and not row.previous_is_whole
         if running:

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import URLPattern, path
 
 from dashboard.staff.alerts import AlertRuleEventsView
 from dashboard.staff.boards import BoardLayoutView, BoardPageView
-from dashboard.staff.views import KPIDetailView, KPIOverviewView, MetricExplorerView, MetricImportView
+from dashboard.staff.views import KPIDetailView, KPIOverviewView, MetricExplorerView, MetricImportView, StaffPage
 
 # model name -> (route under the model's admin URL, view, URL name)
-STAFF_PAGES = {
+STAFF_PAGES: dict[str, list[tuple[str, type[StaffPage], str]]] = {
     "metric": [
         ("explorer/", MetricExplorerView, "dashboard_metric_explorer"),
         ("import/", MetricImportView, "dashboard_metric_import"),
@@ -36,8 +37,8 @@ def staff_urls(model_admin) -> list[URLPattern]:
     ]
 
 
-class StaffPagesMixin:
+class StaffPagesMixin(admin.ModelAdmin):
     """For a ModelAdmin: its model's staff pages before the admin's own URLs."""
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [*staff_urls(self), *super().get_urls()]

@@ -8,12 +8,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.db.models import Model
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from accounts.request_user import request_user
 from core.errors import DomainError
 from dashboard.exceptions import TooManyPoints
 from dashboard.kpis.models import KPI
@@ -30,11 +32,13 @@ class StaffPage(PermissionRequiredMixin, TemplateView):
     """An admin page (wrapped in ``admin_site.admin_view``) with the admin's context and breadcrumbs for *model*."""
 
     admin_site: AdminSite | None = None
-    model = None
+    model: type[Model] | None = None
     title = ""
     raise_exception = True  # a logged-in staff member without the permission gets a 403, not the login page
 
     def get_context_data(self, **kwargs) -> dict:
+        assert self.admin_site is not None, "staff_urls passes as_view(admin_site=...)"
+        assert self.model is not None, "every page names its model"
         return {
             **self.admin_site.each_context(self.request),
             "title": self.title,
@@ -52,7 +56,7 @@ class KPIOverviewView(StaffPage):
 
     def get_context_data(self, **kwargs) -> dict:
         form = TimeZoneForm.with_defaults(self.request.GET, {"tz": settings.TIME_ZONE})
-        cards = pages.kpi_cards(user=self.request.user, tz=form.cleaned_data["tz"]) if form.is_valid() else []
+        cards = pages.kpi_cards(user=request_user(self.request), tz=form.cleaned_data["tz"]) if form.is_valid() else []
         return super().get_context_data(
             form=form, cards=cards, status_counts=pages.status_counts(cards), tz=form.data.get("tz"), **kwargs
         )
@@ -71,7 +75,7 @@ class KPIDetailView(StaffPage):
             query = form.cleaned_data
             try:
                 detail = pages.kpi_detail(
-                    user=self.request.user, kpi=kpi, tz=query["tz"], start=query["start"], end=query["end"]
+                    user=request_user(self.request), kpi=kpi, tz=query["tz"], start=query["start"], end=query["end"]
                 )
             except TooManyPoints as exc:
                 form.add_error(None, exc.message)
@@ -87,7 +91,7 @@ class MetricExplorerView(StaffPage):
     template_name = "admin/dashboard/staff/metric_explorer.html"
 
     def get_context_data(self, **kwargs) -> dict:
-        names = pages.visible_metric_names(user=self.request.user)
+        names = pages.visible_metric_names(user=request_user(self.request))
         defaults = {
             "name": names[0] if names else "",
             "bucket": "day",
@@ -101,7 +105,7 @@ class MetricExplorerView(StaffPage):
             query = form.cleaned_data
             try:
                 explorer = pages.metric_explorer(
-                    user=self.request.user,
+                    user=request_user(self.request),
                     name=query["name"],
                     bucket=query["bucket"],
                     agg=query["agg"],
@@ -125,7 +129,7 @@ class MetricImportView(StaffPage):
     def get_context_data(self, **kwargs) -> dict:
         kwargs.setdefault("form", MetricImportForm(initial={"tz": settings.TIME_ZONE}))
         upload_id = self.request.GET.get("upload")
-        result = pages.import_result(user=self.request.user, upload_id=upload_id)
+        result = pages.import_result(user=request_user(self.request), upload_id=upload_id)
         if upload_id and result is None:
             raise Http404("No such upload of yours.")
         return super().get_context_data(result=result, **kwargs)
@@ -136,7 +140,7 @@ class MetricImportView(StaffPage):
             try:
                 outcome = metrics_import(
                     file=form.cleaned_data["file"],
-                    owner=request.user,
+                    owner=request_user(request),
                     tz=form.cleaned_data["tz"],
                     allow_duplicate=form.cleaned_data["allow_duplicate"],
                 )
@@ -145,12 +149,14 @@ class MetricImportView(StaffPage):
             else:
                 if outcome.failure is ImportFailure.DUPLICATE:
                     earlier = outcome.duplicate_of
+                    assert earlier is not None, "a duplicate names the earlier upload"
                     form.add_error(
                         "file",
                         f"You already imported this file (upload {earlier.pk}, {earlier.status}). "
                         "Tick “Import again” to import it anyway.",
                     )
                 else:  # imported, queued or failed: the outcome page shows which
+                    assert outcome.upload is not None, "only a duplicate records no upload"
                     url = reverse("admin:dashboard_metric_import")
                     return HttpResponseRedirect(f"{url}?{urlencode({'upload': outcome.upload.pk})}")
         return self.render_to_response(self.get_context_data(form=form))

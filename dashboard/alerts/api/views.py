@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.request_user import request_user
 from core.permissions import VisibleObjectModelPermissions
 from dashboard.alerts.api.serializers import (
     AlertEventSerializer,
@@ -16,6 +17,7 @@ from dashboard.alerts.api.serializers import (
     WebhookSecretSerializer,
 )
 from dashboard.alerts.evaluation import alert_rule_test
+from dashboard.alerts.models import AlertRule
 from dashboard.alerts.rules import alert_rule_create, alert_rule_delete, alert_rule_rotate_secret, alert_rule_update
 from dashboard.alerts.selectors import alert_events_of, alert_rules_visible_to
 from dashboard.permissions import VisibleObjectChangePermissions
@@ -37,17 +39,18 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return alert_rules_visible_to(self.request.user).order_by("name", "id")
+        return alert_rules_visible_to(request_user(self.request)).order_by("name", "id")
 
     @extend_schema(responses={201: AlertRuleCreatedSerializer})
     def create(self, request: Request) -> Response:
         serializer = AlertRuleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = alert_rule_create(created_by=request.user, **_fields(serializer.validated_data))
+        created = alert_rule_create(created_by=request_user(request), **_fields(serializer.validated_data))
         created.rule.webhook_secret = created.webhook_secret
         return Response(AlertRuleCreatedSerializer(created.rule).data, status=status.HTTP_201_CREATED)
 
-    def perform_update(self, serializer: AlertRuleSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[AlertRule]) -> None:
+        assert serializer.instance is not None, "update() always passes the object it got"
         serializer.instance = alert_rule_update(rule=serializer.instance, **_fields(serializer.validated_data))
 
     def perform_destroy(self, instance) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Group
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -77,7 +78,7 @@ class PanelSerializer(serializers.ModelSerializer):
 
 
 class BoardSerializer(serializers.ModelSerializer):
-    shared_with = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    shared_with = serializers.SlugRelatedField[Group](slug_field="name", many=True, read_only=True)
     panels = PanelSerializer(many=True, read_only=True)
 
     class Meta:

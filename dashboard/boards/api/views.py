@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.request_user import request_user
 from core.permissions import OwnObjectsOnly, VisibleObjectModelPermissions
 from dashboard.boards.api.serializers import (
     BoardDataSerializer,
@@ -16,7 +17,7 @@ from dashboard.boards.api.serializers import (
     BoardSerializer,
 )
 from dashboard.boards.models import Board, Panel
-from dashboard.boards.selectors import PanelData, board_data, boards_visible_to
+from dashboard.boards.selectors import PanelData, board_data, boards_visible_to, panel_kpi
 from dashboard.boards.services import board_create, board_delete, board_export, board_import, board_update
 from dashboard.fields import RangeQuerySerializer
 from dashboard.kpis.api.serializers import kpi_series_body, summary_item
@@ -30,14 +31,14 @@ def _panel_body(data: PanelData, tz) -> dict:
     panel = data.panel
     body = {"id": panel.pk, "type": panel.type, "title": panel.title}
     if panel.type == Panel.Type.SUMMARY:
-        body["summary"] = [summary_item(row) for row in data.summary]
+        body["summary"] = [summary_item(row) for row in data.summary_rows]
     elif panel.type == Panel.Type.KPI:
-        body["summary"] = summary_item(data.summary)
+        body["summary"] = summary_item(data.summary_row)
     if data.error is not None:
         # What metrics/series or kpis/{id}/series would answer with its 400, in the envelope's error shape.
         body["error"] = {"detail": data.error.message, "code": data.error.code, **data.error.extra}
     elif panel.type == Panel.Type.KPI:
-        body["series"] = kpi_series_body(kpi=panel.kpi, points=data.points)
+        body["series"] = kpi_series_body(kpi=panel_kpi(panel), points=data.points)
     elif panel.type == Panel.Type.SERIES:
         body["series"] = series_body(
             name=panel.metric_name, bucket=panel.metric_bucket, agg=panel.metric_agg, tz=tz, points=data.points
@@ -56,7 +57,7 @@ class BoardViewSet(viewsets.ModelViewSet):
     queryset = Board.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
-        return boards_visible_to(self.request.user)
+        return boards_visible_to(request_user(self.request))
 
     def _saved(self, board: Board) -> dict:
         return BoardSerializer(self.get_queryset().get(pk=board.pk)).data
@@ -65,7 +66,7 @@ class BoardViewSet(viewsets.ModelViewSet):
     def create(self, request: Request) -> Response:
         serializer = BoardInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        board = board_create(owner=request.user, **serializer.validated_data)
+        board = board_create(owner=request_user(request), **serializer.validated_data)
         return Response(self._saved(board), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BoardInputSerializer, responses=BoardSerializer)
@@ -91,15 +92,16 @@ class BoardViewSet(viewsets.ModelViewSet):
     def data(self, request: Request, pk=None) -> Response:
         """Every panel's data for the caller, as summary, kpis/{id}/series and metrics/series give it."""
         board = self.get_object()
-        missing = board_missing_permissions(request.user, board)
+        user = request_user(request)
+        missing = board_missing_permissions(user, board)
         if missing:
             denied = exceptions.PermissionDenied()
-            denied.extra = {"missing": missing}
+            denied.extra = {"missing": missing}  # type: ignore[attr-defined]  # the exception handler reads it
             raise denied
-        tz = RangeQuerySerializer(data=request.query_params)
-        tz.is_valid(raise_exception=True)
-        tz = tz.validated_data["tz"]
-        panels = [_panel_body(data, tz) for data in board_data(user=request.user, board=board, tz=tz)]
+        query = RangeQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        tz = query.validated_data["tz"]
+        panels = [_panel_body(data, tz) for data in board_data(user=user, board=board, tz=tz)]
         return Response({"board": BoardSerializer(board).data, "panels": panels})
 
     @extend_schema(responses=BoardExportSerializer)
@@ -114,5 +116,5 @@ class BoardViewSet(viewsets.ModelViewSet):
         """A new board of the caller's from an export; KPIs are matched by slug, unknown ones are a 400."""
         serializer = BoardExportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        board = board_import(owner=request.user, data=serializer.validated_data)
+        board = board_import(owner=request_user(request), data=serializer.validated_data)
         return Response(self._saved(board), status=status.HTTP_201_CREATED)

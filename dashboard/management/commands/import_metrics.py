@@ -90,11 +90,13 @@ class Command(BaseCommand):
 
         if outcome.failure is ImportFailure.DUPLICATE:
             earlier = outcome.duplicate_of
+            assert earlier is not None, "a duplicate names the earlier upload"
             raise CommandError(
                 f"{owner_user.email} already has this file as upload {earlier.pk} ({earlier.status}); "
                 "pass --allow-duplicate to import it again."
             )
         upload = outcome.upload
+        assert upload is not None, "only a duplicate records no upload"
         if outcome.failure is not None:
             self._report_errors(outcome)
             raise CommandError(
