@@ -34,7 +34,7 @@ class FiniteFloatField(serializers.FloatField):
 class TimeZoneField(serializers.CharField):
     """An IANA time zone name, as :func:`dashboard.time_input.time_zone` reads it."""
 
-    def to_internal_value(self, data) -> ZoneInfo:
+    def to_internal_value(self, data) -> ZoneInfo:  # type: ignore[override]  # a CharField whose text becomes a ZoneInfo
         try:
             return time_input.time_zone(super().to_internal_value(data))
         except ValueError as error:

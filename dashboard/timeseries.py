@@ -3,7 +3,7 @@ names for people."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from django.db.models.functions import TruncDay, TruncHour, TruncMonth, TruncQuarter, TruncWeek, TruncYear
@@ -19,7 +19,7 @@ TRUNC_BY_BUCKET = {
 BUCKETS = tuple(TRUNC_BY_BUCKET)
 
 
-def bucket_start(moment: datetime, bucket: str, tz: ZoneInfo) -> datetime:
+def bucket_start(moment: datetime, bucket: str, tz: tzinfo) -> datetime:
     """The start of the wall-clock *bucket* in *tz* holding *moment*, as an aware datetime in *tz*.
 
     Mirrors Django's ``Trunc*(tzinfo=tz)``: truncate the local wall-clock time, then read it in *tz* (for a wall-clock

@@ -13,13 +13,14 @@ from dashboard.kpis.models import KPI, KPI_NAME_TAKEN
 def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
     base = slugify(name)[:240] or "kpi"
     slug, n = base, 2
-    while KPI.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():
+    # exclude(pk=None) is Django's IS NULL lookup: it excludes nothing (a new KPI). The stubs refuse None for a pk.
+    while KPI.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():  # type: ignore[misc]  # pk=None: see above
         slug, n = f"{base}-{n}", n + 1
     return slug
 
 
 def _name_taken(name: str, exclude_pk: int | None = None) -> bool:
-    return KPI.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists()
+    return KPI.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists()  # type: ignore[misc]  # pk=None excludes nothing
 
 
 def _kpi_save(kpi: KPI) -> None:

@@ -3,25 +3,34 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import models, router, transaction
 
-from dashboard.rollup.write import rollup_add, rollup_refresh
+from dashboard.rollup.write import StoredRow, rollup_add, rollup_refresh
+
+if TYPE_CHECKING:
+    from dashboard.metrics.models import Metric
 
 ROLLUP_FIELDS = ("owner_id", "name", "timestamp", "upload_id")
 # Changing one of these moves a metric between rollup cells or changes its cell's aggregates.
 ROLLUP_INPUTS = {"owner", "owner_id", "name", "timestamp", "upload", "upload_id", "value"}
 
 
-class MetricQuerySet(models.QuerySet):
+class MetricQuerySet(models.QuerySet["Metric"]):
+    # Set by QuerySet.__init__; private to Django, so not in its stubs.
+    _db: str | None
+    _hints: dict[str, Any]
+
     @property
     def write_db(self) -> str:
         return self._db or router.db_for_write(self.model, **self._hints)
 
-    def _raw_rows(self) -> models.QuerySet:
+    def _raw_rows(self) -> models.QuerySet[Metric]:
         """Every stored metric, whatever this queryset's filters: what a refreshed cell is recomputed from."""
         return self.model._base_manager.all()
 
-    def _stored_rows(self, pks=None) -> list[tuple]:
+    def _stored_rows(self, pks: list[int] | None = None) -> list[StoredRow]:
         rows = self if pks is None else self.model._base_manager.filter(pk__in=pks)
         return list(rows.using(self.write_db).order_by().values_list(*ROLLUP_FIELDS))
 
@@ -56,7 +65,7 @@ class MetricQuerySet(models.QuerySet):
             rollup_refresh(rows=before + self._stored_rows(pks), raw=self._raw_rows(), using=self.write_db)
         return updated
 
-    update.alters_data = True
+    update.alters_data = True  # type: ignore[attr-defined]  # Django's flag on a method, set as QuerySet sets it
 
     def delete(self):
         with transaction.atomic(using=self.write_db, savepoint=False):
@@ -65,5 +74,5 @@ class MetricQuerySet(models.QuerySet):
             rollup_refresh(rows=before, raw=self._raw_rows(), using=self.write_db)
         return result
 
-    delete.alters_data = True
-    delete.queryset_only = True
+    delete.alters_data = True  # type: ignore[attr-defined]  # Django's flags on a method, set as QuerySet sets them
+    delete.queryset_only = True  # type: ignore[attr-defined]  # as above (keeps delete off the manager)

@@ -78,8 +78,8 @@ class Metric(models.Model):
         using = using or router.db_for_write(type(self), instance=self)
         with transaction.atomic(using=using, savepoint=False):
             stored = type(self).objects.using(using).filter(pk=self.pk).select_for_update()
-            stored = stored.values_list(*ROLLUP_FIELDS).first()
+            stored_row = stored.values_list(*ROLLUP_FIELDS).first()
             result = super().delete(using=using, keep_parents=keep_parents)
-            if stored is not None:
-                rollup_refresh(rows=[stored], raw=type(self)._base_manager.all(), using=using)
+            if stored_row is not None:
+                rollup_refresh(rows=[stored_row], raw=type(self)._base_manager.all(), using=using)
         return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -24,6 +25,9 @@ from dashboard.timeseries import (
     TRUNC_BY_BUCKET,
     buckets_spanned,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 VIEW_ALL_METRICS = "dashboard.view_all_metrics"
 
@@ -165,7 +169,11 @@ def metric_names(*, user: User, filters: MetricFilters) -> list[dict]:
     ]
 
 
-def _bucketed(metrics: QuerySet[Metric], bucket: str, tz: ZoneInfo) -> QuerySet[Metric]:
+class _BucketStart(TypedDict):
+    t: datetime
+
+
+def _bucketed(metrics: QuerySet[Metric], bucket: str, tz: ZoneInfo) -> QuerySet[WithAnnotations[Metric, _BucketStart]]:
     return metrics.annotate(t=TRUNC_BY_BUCKET[bucket]("timestamp", tzinfo=tz))
 
 
@@ -182,6 +190,7 @@ def bucket_points(metrics: QuerySet[Metric], *, bucket: str, agg: str, tz: ZoneI
     ``last`` is the value with the latest timestamp in the bucket, ties going to the highest id.
     """
     bucketed = _bucketed(metrics.order_by(), bucket, tz)
+    rows: QuerySet[Metric, tuple[datetime, float, int]]
     if agg == "last":
         rows = (
             bucketed.annotate(

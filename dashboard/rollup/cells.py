@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 
 from django.db.models import BigIntegerField, F, Value
+from django.db.models.expressions import Combinable
 
 from dashboard.rollup.models import MetricDay, MetricHour, MetricTotal
 
@@ -47,6 +49,18 @@ TotalKey = tuple[str, int, int]
 
 # (name, hour, owner_id, source)
 CellKey = tuple[str, datetime, int, int]
+
+
+# A cell as a row of COLUMNS (or DAY_COLUMNS): its key, then count, sum, min, max, first timestamp, last timestamp,
+# last id, last value.
+CellRow = tuple[str, datetime, int, int, int, float, float, float, datetime, datetime, int, float]
+
+
+# A cell as the import folds it, ``[count, sum, min, max, first, last timestamp, last id, last value]``, and a
+# per-name total, ``[count, first, last]``: mutable lists of mixed types (cheaper than a class over millions of rows),
+# so their items are Any.
+CellList = list[Any]
+TotalList = list[Any]
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -105,7 +119,7 @@ class Cell:
     def copy(self) -> Cell:
         return Cell(**vars(self))
 
-    def row(self, key: CellKey) -> tuple:
+    def row(self, key: CellKey) -> CellRow:
         return (
             *key,
             self.count,
@@ -146,9 +160,9 @@ def days_of(cells: dict[CellKey, Cell]) -> dict[CellKey, Cell]:
     return days
 
 
-def totals_of(cells: Iterable[tuple[CellKey, int, datetime, datetime]]) -> dict[TotalKey, list]:
+def totals_of(cells: Iterable[tuple[CellKey, int, datetime, datetime]]) -> dict[TotalKey, TotalList]:
     """Fold ``(cell key, count, first, last)`` into ``{(name, owner_id, source): [count, first, last]}``."""
-    totals: dict[TotalKey, list] = {}
+    totals: dict[TotalKey, TotalList] = {}
     for (name, _, owner_id, source), count, first, last in cells:
         total = totals.get((name, owner_id, source))
         if total is None:
@@ -161,7 +175,7 @@ def totals_of(cells: Iterable[tuple[CellKey, int, datetime, datetime]]) -> dict[
 
 
 def fold_cell(
-    cell: list,
+    cell: CellList,
     n: int,
     total: float,
     low: float,
@@ -202,21 +216,21 @@ COPY_CELLS_TYPES = [
 ]
 
 
-def wall_clock(value, tz: tzinfo) -> datetime:
+def wall_clock(value: str | datetime, tz: tzinfo) -> datetime:
     """A bucket start as the database gives it (naive wall-clock time; text on SQLite), read in *tz*."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=None).replace(tzinfo=tz, fold=0)
 
 
-def instant(value) -> datetime:
+def instant(value: str | datetime) -> datetime:
     """A stored timestamp as the database gives it (aware; naive UTC text on SQLite), as an aware datetime."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def cell_columns(bucket_expression) -> dict:
+def cell_columns(bucket_expression: Combinable) -> dict[str, Combinable]:
     """The composed queries' columns (``k_*``) of a rollup cell (hour or day), its bucket start *bucket_expression*."""
     return {
         "k_name": F("name"),
@@ -236,7 +250,7 @@ def cell_columns(bucket_expression) -> dict:
 COMPOSED_COLUMNS = ("k_name", "k_t", "k_sum", "k_count", "k_min", "k_max", "k_last_ts", "k_last_id", "k_last")
 
 
-def raw_columns(bucket_expression) -> dict:
+def raw_columns(bucket_expression: Combinable) -> dict[str, Combinable]:
     """The composed queries' columns (``k_*``) of one raw metric row, its bucket start *bucket_expression*: a cell
     of one."""
     return {

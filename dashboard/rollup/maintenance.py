@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from dashboard.rollup.cells import COLUMNS, DAY_COLUMNS, DAY_TABLE, TABLE, TOTALS_COLUMNS, TOTALS_TABLE
 from dashboard.rollup.write import DAYS_FROM_HOURS_SQL, day_of_hour_sql, least_greatest
@@ -80,14 +81,14 @@ class RollupCheck:
 
     expected: int
     stored: int
-    mismatches: list[tuple[str, str, datetime, int, int]]
+    mismatches: list[tuple[str, str, datetime | None, int, int]]  # no hour for a per-name total
 
     @property
     def ok(self) -> bool:
         return not self.mismatches
 
 
-def _expected_sql(connection, grain: dict[str, str] = HOUR_SQL) -> str:
+def _expected_sql(connection: BaseDatabaseWrapper, grain: dict[str, str] = HOUR_SQL) -> str:
     least_greatest(connection)
     return EXPECTED_SQL.format(hour=grain[connection.vendor])
 
@@ -104,7 +105,7 @@ def rollup_rebuild(*, using: str = DEFAULT_DB_ALIAS) -> int:
             f"INSERT INTO {TABLE} ({columns}) SELECT name, hour, owner_id, source, n, total, low, high, first_ts, "  # noqa: S608
             f"last_ts, last_id, last_value FROM ({_expected_sql(connection)}) AS expected"
         )
-        cells = cursor.rowcount
+        cells: int = cursor.rowcount
         cursor.execute(
             f"INSERT INTO {DAY_TABLE} ({', '.join(DAY_COLUMNS)}) "
             + DAYS_FROM_HOURS_SQL.format(day=day_of_hour_sql(connection), where="1 = 1")
@@ -127,7 +128,7 @@ def rollup_verify(*, using: str = DEFAULT_DB_ALIAS, limit: int = 20) -> RollupCh
         (expected,) = cursor.fetchone()
         cursor.execute(f"SELECT COUNT(*) FROM {TABLE}")  # noqa: S608 (a constant table name)
         (stored,) = cursor.fetchone()
-        mismatches = []
+        mismatches: list[tuple[str, str, datetime | None, int, int]] = []
         for label, table, column, grain in (("", TABLE, "hour", HOUR_SQL), ("day ", DAY_TABLE, "day", DAY_SQL)):
             verify = VERIFY_SQL.format(
                 expected=_expected_sql(connection, grain),

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.db import connections, transaction
-from django.db.models import Max, Min, Q, QuerySet
+from django.db.models import Max, Min, Model, Q, QuerySet
 
 from dashboard.rollup.cells import COMPOSED_COLUMNS, DAY, HOUR, cell_columns, day_of, hour_of, instant, raw_columns
+from dashboard.rollup.models import MetricDay, MetricHour
 from dashboard.timeseries import TRUNC_BY_BUCKET, bucket_start, period_shift
 
 # Zones are checked over these years; outside them (rare data), buckets in zones other than UTC come from raw rows.
@@ -26,6 +28,10 @@ ZONE_CHECK_TO = datetime(2100, 1, 1, tzinfo=UTC)
 HOUR_SECONDS = 3600
 UTC_KEYS = ("UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Universal", "Zulu", "UCT")
 Window = tuple[datetime | None, datetime | None]
+# The raw metrics' queryset, passed through (their model imports the rollup, so the rollup cannot name it).
+_Metrics = TypeVar("_Metrics", bound=QuerySet[Any])
+# A part of a composed query: a ``values()`` queryset of any of the three.
+Part = QuerySet[Model, Any]
 
 
 def _zone_key(tz: tzinfo) -> str:
@@ -40,7 +46,9 @@ def _zone_hour_bounds(key: str) -> Window | None:
     zone = ZoneInfo(key)
 
     def offset(seconds: int) -> int:
-        return int(datetime.fromtimestamp(seconds, zone).utcoffset().total_seconds())
+        utc_offset = datetime.fromtimestamp(seconds, zone).utcoffset()
+        assert utc_offset is not None  # aware (in zone), so it has one
+        return int(utc_offset.total_seconds())
 
     moment, end = int(ZONE_CHECK_FROM.timestamp()), int(ZONE_CHECK_TO.timestamp())
     current = offset(moment)
@@ -70,9 +78,13 @@ def _ceil_hour(moment: datetime) -> datetime:
 def hour_window(*, start: datetime | None, end: datetime | None, tz: tzinfo | None = None) -> Window | None:
     """``(a, b)``: the whole UTC hours ``[a, b)`` inside ``[start, end)`` whose cells can be used (None: unbounded),
     for buckets in *tz* when given; None when cells answer nothing (an odd zone, a range inside one hour)."""
-    low, high = (None, None) if tz is None else (_zone_hour_bounds(_zone_key(tz)) or (False, False))
-    if low is False:
-        return None
+    low: datetime | None = None
+    high: datetime | None = None
+    if tz is not None:
+        bounds = _zone_hour_bounds(_zone_key(tz))
+        if bounds is None:
+            return None
+        low, high = bounds
     a = _ceil_hour(start) if start is not None else None
     b = hour_of(end) if end is not None else None
     if low is not None:
@@ -116,14 +128,14 @@ def _straddles(first: datetime, last: datetime, bucket: str, tz: tzinfo) -> list
 
 def split(
     *,
-    metrics: QuerySet,
-    cells: QuerySet,
-    days: QuerySet | None = None,
+    metrics: _Metrics,
+    cells: QuerySet[MetricHour],
+    days: QuerySet[MetricDay] | None = None,
     start: datetime | None,
     end: datetime | None,
     tz: tzinfo | None = None,
     bucket: str | None = None,
-) -> tuple[QuerySet | None, QuerySet | None, QuerySet | None]:
+) -> tuple[QuerySet[MetricDay] | None, QuerySet[MetricHour] | None, _Metrics | None]:
     """``(day cells, hour cells, raw rows)`` that together hold exactly the *metrics* (already filtered to
     ``[start, end)``) once; any may be None. *cells* and *days* are the hourly and daily rollup under the same
     visibility and name/owner filters. Day cells serve the whole UTC days inside the hours' window that lie inside
@@ -156,8 +168,8 @@ def split(
 
 
 def _hours_and_edges(
-    *, metrics: QuerySet, cells: QuerySet, a: datetime | None, b: datetime | None
-) -> tuple[QuerySet, QuerySet | None]:
+    *, metrics: _Metrics, cells: QuerySet[MetricHour], a: datetime | None, b: datetime | None
+) -> tuple[QuerySet[MetricHour], _Metrics | None]:
     """The hour cells inside ``[a, b)`` and the raw rows outside it (None when the window is unbounded)."""
     if a is not None:
         cells = cells.filter(hour__gte=a)
@@ -175,7 +187,7 @@ def _hours_and_edges(
 
 def _day_span(
     *,
-    days: QuerySet,
+    days: QuerySet[MetricDay],
     a: datetime | None,
     b: datetime | None,
     start: datetime | None,
@@ -201,19 +213,24 @@ def _day_span(
         last = min(last, high) if last is not None else high
         if first >= last:
             return None
+    # Bounded by now: a bounded range gave a bounded window, an open one was narrowed above.
+    assert first is not None
+    assert last is not None
+    assert tz is not None  # None is UTC, which returned above
     straddles = _straddles(first, last, bucket, tz)
     if straddles is None:
         return None
     return first, last, straddles
 
 
-def composed_rows(parts: Sequence[QuerySet | None], outer: str) -> list[tuple]:
+def composed_rows(parts: Sequence[Part | None], outer: str) -> list[tuple[Any, ...]]:
     """Run *outer*, a query over ``u`` (the UNION ALL of the *parts*, ``values()`` querysets with the same aliases
     in the same order), as one query on the parts' database."""
-    parts = [part.order_by() for part in parts if part is not None]
-    using = parts[0].db
-    selects, params = [], []
-    for index, part in enumerate(parts):
+    present = [part.order_by() for part in parts if part is not None]
+    using = present[0].db
+    selects: list[str] = []
+    params: list[Any] = []
+    for index, part in enumerate(present):
         sql, part_params = part.query.get_compiler(using=using).as_sql()
         selects.append(f"SELECT * FROM ({sql}) AS p{index}")  # noqa: S608 (SQL compiled by the ORM, with its params)
         params.extend(part_params)
@@ -222,22 +239,29 @@ def composed_rows(parts: Sequence[QuerySet | None], outer: str) -> list[tuple]:
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         # No JIT for this query alone: its row estimates (ranges OR'd per boundary day) run far above what it reads,
         # which puts it over jit_above_cost, and compiling took ~115 ms of a 150 ms summary at 10M rows (bench/).
         cursor.cursor.execute("SET LOCAL jit = off")  # a setting, not a read: past the query log and its counts
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+        return rows
 
 
 def composed_parts(
-    *, days: QuerySet | None, cells: QuerySet | None, raw: QuerySet | None, bucket: str, tz: tzinfo
-) -> list[QuerySet]:
+    *,
+    days: QuerySet[MetricDay] | None,
+    cells: QuerySet[MetricHour] | None,
+    raw: QuerySet[Any] | None,
+    bucket: str,
+    tz: tzinfo,
+) -> list[Part]:
     """The parts :func:`split` gave, as ``values()`` querysets of the :data:`COMPOSED_COLUMNS` (``k_t`` each row's
     *bucket* start in *tz*), ready to be one UNION ALL; the missing parts left out."""
     trunc = TRUNC_BY_BUCKET[bucket]
-    parts = []
+    parts: list[Part] = []
     for part, start in ((days, "day"), (cells, "hour")):
         if part is not None:
             parts.append(part.annotate(**cell_columns(trunc(start, tzinfo=tz))).values(*COMPOSED_COLUMNS))

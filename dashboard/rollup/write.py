@@ -10,12 +10,14 @@ written once; deleting an upload drops its cells whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, time
-from typing import Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any, Protocol, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Q, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Model, Q, QuerySet
 
 from dashboard.rollup.cells import (
     COLUMNS,
@@ -32,7 +34,10 @@ from dashboard.rollup.cells import (
     TOTALS_TABLE,
     Cell,
     CellKey,
+    CellList,
+    CellRow,
     TotalKey,
+    TotalList,
     cell_key,
     cells_of,
     day_of,
@@ -44,6 +49,13 @@ from dashboard.rollup.cells import (
 )
 
 BATCH = 500
+
+# A value bound into the rollup's SQL (a key or cell column, or a datetime adapted to the database's text).
+SqlValue = str | int | float | datetime | None
+# A stored metric as the cells see it: (owner_id, name, timestamp, upload_id).
+StoredRow = tuple[int, str, datetime, int | None]
+
+_T = TypeVar("_T")
 
 
 class StoredMetric(Protocol):
@@ -57,17 +69,17 @@ class StoredMetric(Protocol):
     value: float
 
 
-def _batches(items: list, size: int = BATCH) -> Iterator[list]:
+def _batches(items: Sequence[_T], size: int = BATCH) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _adapt(connection, row: tuple) -> list:
+def _adapt(connection: BaseDatabaseWrapper, row: Iterable[SqlValue]) -> list[SqlValue]:
     adapt = connection.ops.adapt_datetimefield_value
     return [adapt(value) if isinstance(value, datetime) else value for value in row]
 
 
-def least_greatest(connection) -> tuple[str, str]:
+def least_greatest(connection: BaseDatabaseWrapper) -> tuple[str, str]:
     if connection.vendor == "postgresql":
         return "LEAST", "GREATEST"
     if connection.vendor == "sqlite":
@@ -75,7 +87,15 @@ def least_greatest(connection) -> tuple[str, str]:
     raise NotImplementedError(f"the metric rollup supports PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def _upsert(connection, rows: list[tuple], conflict: str, *, table=TABLE, columns=COLUMNS, key=KEY) -> None:
+def _upsert(
+    connection: BaseDatabaseWrapper,
+    rows: Sequence[tuple[SqlValue, ...]],
+    conflict: str,
+    *,
+    table: str = TABLE,
+    columns: tuple[str, ...] = COLUMNS,
+    key: tuple[str, ...] = KEY,
+) -> None:
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for batch in _batches(rows):
@@ -87,7 +107,7 @@ def _upsert(connection, rows: list[tuple], conflict: str, *, table=TABLE, column
             )
 
 
-def _merge_sql(connection, table: str = TABLE) -> str:
+def _merge_sql(connection: BaseDatabaseWrapper, table: str = TABLE) -> str:
     least, greatest = least_greatest(connection)
     newer = f"(excluded.last_timestamp, excluded.last_id) > ({table}.last_timestamp, {table}.last_id)"
     return (
@@ -106,7 +126,7 @@ def _merge_sql(connection, table: str = TABLE) -> str:
 REPLACE_SQL = "DO UPDATE SET " + ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[4:])
 
 
-def _merge_totals_sql(connection) -> str:
+def _merge_totals_sql(connection: BaseDatabaseWrapper) -> str:
     least, greatest = least_greatest(connection)
     return (
         f"DO UPDATE SET value_count = {TOTALS_TABLE}.value_count + excluded.value_count, "
@@ -115,7 +135,7 @@ def _merge_totals_sql(connection) -> str:
     )
 
 
-def rollup_merge_totals(*, totals: dict[TotalKey, list], using: str = DEFAULT_DB_ALIAS) -> None:
+def rollup_merge_totals(*, totals: dict[TotalKey, TotalList], using: str = DEFAULT_DB_ALIAS) -> None:
     """Add new metrics' per-name totals (:func:`totals_of`) to the stored totals."""
     connection = connections[using]
     rows = [(*key, *totals[key]) for key in sorted(totals)]
@@ -154,12 +174,14 @@ def _cell_filter(key: CellKey) -> Q:
     return condition & (Q(upload__isnull=True) if source == 0 else Q(upload_id=source))
 
 
-def _keys_where(connection, keys: list, *, key=KEY) -> tuple[str, list]:
+def _keys_where(
+    connection: BaseDatabaseWrapper, keys: Sequence[tuple[SqlValue, ...]], *, key: tuple[str, ...] = KEY
+) -> tuple[str, list[SqlValue]]:
     one = "(" + " AND ".join(f"{column} = %s" for column in key) + ")"
     return " OR ".join([one] * len(keys)), [value for key in keys for value in _adapt(connection, key)]
 
 
-def rollup_refresh(*, rows: Iterable[tuple], raw: QuerySet, using: str = DEFAULT_DB_ALIAS) -> None:
+def rollup_refresh(*, rows: Iterable[StoredRow], raw: QuerySet[Model], using: str = DEFAULT_DB_ALIAS) -> None:
     """Recompute, from the raw rows *raw* (every stored metric), the cells holding *rows* ``(owner_id, name,
     timestamp, upload_id)`` (as stored before and after a change). Locks the cells first, so concurrent writers of a
     cell take turns."""
@@ -196,7 +218,7 @@ def rollup_refresh(*, rows: Iterable[tuple], raw: QuerySet, using: str = DEFAULT
         _refresh_totals(connection, sorted({(name, owner_id, source) for name, _, owner_id, source in keys}))
 
 
-def day_of_hour_sql(connection) -> str:
+def day_of_hour_sql(connection: BaseDatabaseWrapper) -> str:
     least_greatest(connection)
     return DAY_OF_HOUR_SQL[connection.vendor]
 
@@ -219,7 +241,7 @@ SELECT name, day, owner_id, source, n, total, low, high, first_ts, last_timestam
 DAY_REPLACE_SQL = "DO UPDATE SET " + ", ".join(f"{column} = excluded.{column}" for column in DAY_COLUMNS[4:])
 
 
-def _refresh_days(connection, keys: list[CellKey]) -> None:
+def _refresh_days(connection: BaseDatabaseWrapper, keys: list[CellKey]) -> None:
     """Recompute the day cells *keys* from their (already refreshed) hour cells, after locking them like the hours."""
     placeholders = [(*key, 0, 0.0, 0.0, 0.0, key[1], key[1], 0, 0.0) for key in keys]
     _upsert(connection, placeholders, "DO NOTHING", table=DAY_TABLE, columns=DAY_COLUMNS, key=DAY_KEY)
@@ -231,11 +253,11 @@ def _refresh_days(connection, keys: list[CellKey]) -> None:
             hours = " OR ".join(
                 ["(name = %s AND owner_id = %s AND source = %s AND hour >= %s AND hour < %s)"] * len(batch)
             )
-            hour_params = []
+            hour_params: list[SqlValue] = []
             for name, day, owner_id, source in batch:
                 hour_params += _adapt(connection, (name, owner_id, source, day, day + DAY))
             cursor.execute(DAYS_FROM_HOURS_SQL.format(day=day_of_hour_sql(connection), where=hours), hour_params)
-            fresh = {}
+            fresh: dict[CellKey, list[Any]] = {}
             for name, day, owner_id, source, *values in cursor.fetchall():
                 fresh[(name, instant(day), owner_id, source)] = values
             if fresh:
@@ -258,7 +280,7 @@ def rollup_build_days(*, source: int, using: str = DEFAULT_DB_ALIAS) -> None:
         )
 
 
-def _refresh_totals(connection, keys: list[TotalKey]) -> None:
+def _refresh_totals(connection: BaseDatabaseWrapper, keys: list[TotalKey]) -> None:
     """Recompute per-name totals from the (already refreshed) cells, after locking them like the cells."""
     placeholders = [(*key, 0, key_hour, key_hour) for key, key_hour in ((key, _EPOCH) for key in keys)]
     _upsert(connection, placeholders, "DO NOTHING", table=TOTALS_TABLE, columns=TOTALS_COLUMNS, key=TOTALS_KEY)
@@ -293,7 +315,7 @@ def rollup_drop_upload(*, upload_id: int, using: str = DEFAULT_DB_ALIAS) -> int:
     order every writer takes; returns the number of hour cells."""
     with connections[using].cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (a constant table name)
-        cells = cursor.rowcount
+        cells: int = cursor.rowcount
         cursor.execute(f"DELETE FROM {DAY_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
         cursor.execute(f"DELETE FROM {TOTALS_TABLE} WHERE source = %s", [upload_id])  # noqa: S608 (constant name)
         return cells
@@ -303,10 +325,10 @@ COPY_CELLS_SQL = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY
 COPY_DAYS_SQL = f"COPY {DAY_TABLE} ({', '.join(DAY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
 
-def rollup_copy_cells(*, rows: Iterable[tuple], using: str = DEFAULT_DB_ALIAS) -> None:
+def rollup_copy_cells(*, rows: Iterable[CellRow], using: str = DEFAULT_DB_ALIAS) -> None:
     """PostgreSQL: COPY brand-new hour cells (an import's, whose keys no other writer can hold) into the rollup, and
     the day cells they fold into."""
-    days: dict[tuple, list] = {}
+    days: dict[tuple[str, date, int, int], CellList] = {}
     get = days.get
     with connections[using].cursor() as cursor:
         with cursor.cursor.copy(COPY_CELLS_SQL) as copy:
@@ -346,10 +368,10 @@ class ImportCells:
 
     def __init__(self, *, owner_id: int, source: int) -> None:
         self.owner_id, self.source = owner_id, source
-        self.cells: dict[tuple[str, datetime], list] = {}
+        self.cells: dict[tuple[str, datetime], CellList] = {}
         self._spilled: set[int] = set()  # hashes of spilled cells' keys (a collision only costs the merge)
         self._returning = False
-        self._totals: dict[str, list] = {}  # {name: [count, first, last]}: the upload's MetricTotal rows
+        self._totals: dict[str, TotalList] = {}  # {name: [count, first, last]}: the upload's MetricTotal rows
 
     def add(self, name: str, value: float, timestamp: datetime, row: int) -> bool:
         """Fold row number *row*; True when memory is full (spill before adding more)."""
@@ -364,7 +386,7 @@ class ImportCells:
         fold_cell(cell, 1, value, value, value, moment, moment, row, value)
         return False
 
-    def spill(self, cursor) -> None:
+    def spill(self, cursor: CursorWrapper) -> None:
         """Move the cells in memory to the temporary table (created on the first spill, dropped at commit)."""
         self._fold_totals()
         if not self._spilled:
@@ -381,7 +403,7 @@ class ImportCells:
         self._spilled.update(hash(key) for key in self.cells)
         self.cells.clear()
 
-    def write(self, cursor, *, first_id: int, contiguous: bool, using: str = DEFAULT_DB_ALIAS) -> None:
+    def write(self, cursor: CursorWrapper, *, first_id: int, contiguous: bool, using: str = DEFAULT_DB_ALIAS) -> None:
         """Write the cells, days and totals. Row *k* has id ``first_id + k`` when COPY's ids were *contiguous*
         (no other writer took ids meanwhile); otherwise the upload's ids are read back in order."""
         if self._spilled:
@@ -390,7 +412,7 @@ class ImportCells:
             rollup_build_days(source=self.source, using=using)
         else:
             self._fold_totals()
-            ids = None
+            ids: list[int] | None = None
             if not contiguous:
                 cursor.execute("SELECT id FROM dashboard_metric WHERE upload_id = %s ORDER BY id", [self.source])
                 ids = [row[0] for row in cursor.fetchall()]
@@ -429,7 +451,7 @@ class ImportCells:
                 current[1] = min(current[1], first)
                 current[2] = max(current[2], last)
 
-    def _write_spilled(self, cursor, *, first_id: int | None) -> None:
+    def _write_spilled(self, cursor: CursorWrapper, *, first_id: int | None) -> None:
         """The spilled cells into the rollup: row numbers become ids (``first_id + k``, or read back when there are
         gaps), and a cell spilled more than once is merged (counts and sums add up, ``last`` by timestamp then row)."""
         if self._returning:

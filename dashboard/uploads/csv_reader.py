@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import BinaryIO
+from typing import IO
 
 from dashboard.metrics.csv_format import unescape_text_cell
 
@@ -68,7 +68,7 @@ def _header_columns(line: str, delimiter: str) -> list[str]:
     return [column.strip().lower() for column in next(csv.reader([line], delimiter=delimiter), [])]
 
 
-def inspect_file(binary: BinaryIO) -> CsvLayout:
+def inspect_file(binary: IO[bytes]) -> CsvLayout:
     """Decide from the first bytes whether *binary* is a metrics CSV and how it is laid out; rewinds the file.
 
     Raises UnsupportedFormat for a zip (xlsx), FileUnreadable for anything else that is not a usable CSV.
@@ -139,7 +139,7 @@ def parse_timestamp(raw: str, zone: tzinfo) -> datetime:
 
 
 def iter_rows(
-    binary: BinaryIO,
+    binary: IO[bytes],
     layout: CsvLayout,
     *,
     tz: tzinfo,

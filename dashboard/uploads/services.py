@@ -13,9 +13,9 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -30,6 +30,7 @@ from django.db import (
     connections,
     transaction,
 )
+from django.db.backends.utils import CursorWrapper
 from django.db.models.sql import UpdateQuery
 from django.db.models.sql.constants import NO_RESULTS
 from django.utils import timezone
@@ -53,6 +54,8 @@ FINISH_RETRY_SECONDS = 30
 INTERRUPTED_MESSAGE = "The import failed unexpectedly; nothing was imported."
 ACTIVE_STATUSES = (Upload.Status.PENDING, Upload.Status.PROCESSING, Upload.Status.SUCCEEDED)
 Progress = Callable[[int, int, int], None]
+# A valid row of the file: (name, value, aware timestamp).
+Row = tuple[str, float, datetime]
 
 
 class _RowsRejected(Exception):
@@ -232,7 +235,8 @@ def _finish_on_fresh_connection(upload: Upload, **fields) -> Upload:
     while True:
         fresh = connections.create_connection(DEFAULT_DB_ALIAS)
         try:
-            query = Upload.objects.filter(pk=upload.pk, status=Upload.Status.PROCESSING).query.chain(UpdateQuery)
+            processing = Upload.objects.filter(pk=upload.pk, status=Upload.Status.PROCESSING)
+            query = cast(UpdateQuery, processing.query.chain(UpdateQuery))  # the stubs say chain() gives a Query
             query.add_update_values(fields)
             query.get_compiler(connection=fresh).execute_sql(NO_RESULTS)
         except (OperationalError, InterfaceError) as exc:
@@ -321,7 +325,9 @@ def _import_rows(upload: Upload, errors: RowErrors, progress: Progress | None) -
     that every error is counted.
     """
     tz = UTC if upload.tz == "UTC" else ZoneInfo(upload.tz)
-    with default_storage.open(upload.file.name, "rb") as binary:
+    name = upload.file.name
+    assert name is not None  # a FileField's name is text ("" once cleared), never None
+    with default_storage.open(name, "rb") as binary:
         layout = inspect_file(binary)
         size = upload.size
         rows = iter_rows(binary, layout, tz=tz, errors=errors)
@@ -346,7 +352,7 @@ COPY_SQL = "COPY dashboard_metric (name, value, timestamp, owner_id, upload_id) 
 ID_SEQUENCE_SQL = "pg_get_serial_sequence('dashboard_metric', 'id')"
 
 
-def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, int]:
+def _copy_rows(rows: Iterable[Row], upload: Upload, errors: RowErrors) -> tuple[int, int]:
     """COPY the rows, folding them into the upload's rollup cells as they stream (:class:`ImportCells`), then write
     the cells. The ids COPY assigns follow the rows' order; the sequence is read before and after, so the cells know
     whether row *k* has id ``before + k``. When the cells fill memory the COPY pauses for a spill, then goes on."""
@@ -368,7 +374,7 @@ def _copy_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, 
 
 
 def _copy_until_full(
-    cursor, rows: Iterator, upload: Upload, errors: RowErrors, cells: ImportCells, total: int
+    cursor: CursorWrapper, rows: Iterator[Row], upload: Upload, errors: RowErrors, cells: ImportCells, total: int
 ) -> tuple[bool, int]:
     """One COPY of *rows* until they run out (``False``) or *cells* fill memory (``True``), with the count of rows
     read so far (*total* before). A row error aborts the COPY, and the surrounding transaction, at the end of the
@@ -390,7 +396,7 @@ def _copy_until_full(
     return False, total
 
 
-def _insert_rows(rows: Iterable, upload: Upload, errors: RowErrors) -> tuple[int, int]:
+def _insert_rows(rows: Iterable[Row], upload: Upload, errors: RowErrors) -> tuple[int, int]:
     total = 0
     batch: list[Metric] = []
     owner_id, upload_id = upload.created_by_id, upload.pk
@@ -444,8 +450,13 @@ def uploads_settle(*, stale_after: timedelta | None = None) -> int:
             errors=[{"row": None, "column": None, "message": "The import was interrupted; nothing was imported."}],
             error_count=1,
         )
+
         # Failed uploads keep their record, not their file.
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+        def delete_files() -> None:
+            for name in files:
+                default_storage.delete(name)
+
+        transaction.on_commit(delete_files)
         return settled
 
 
@@ -458,7 +469,9 @@ def upload_files_purge(*, older_than: timedelta) -> int:
         .exclude(file="")
         .exclude(status__in=(Upload.Status.PENDING, Upload.Status.PROCESSING))
     ):
-        default_storage.delete(upload.file.name)
+        name = upload.file.name
+        assert name is not None  # not "" (excluded above), and never None
+        default_storage.delete(name)
         Upload.objects.filter(pk=upload.pk).update(file="")
         purged += 1
     return purged

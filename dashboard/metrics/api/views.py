@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import (
     OpenApiTypes,
@@ -13,6 +15,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.request_user import request_user
+from core.pagination import SkipLimitPagination
 from core.permissions import OwnObjectsOnly, VisibleObjectModelPermissions
 from core.request_data import plain_data
 from dashboard.fields import query_params
@@ -67,15 +71,19 @@ class MetricViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return metrics_visible_to(self.request.user)
+        return metrics_visible_to(request_user(self.request))
 
     @extend_schema(parameters=METRIC_FILTER_PARAMETERS)
     def list(self, request: Request) -> Response:
         filters = _metric_filters(request)
-        metrics = metric_list(user=request.user, filters=filters)
-        self.paginator.known_count = metric_count(user=request.user, filters=filters)
+        user = request_user(request)
+        metrics = metric_list(user=user, filters=filters)
+        # The project's DEFAULT_PAGINATION_CLASS.
+        cast(SkipLimitPagination, self.paginator).known_count = metric_count(user=user, filters=filters)
         # Rows, not model instances: the serializer renders them alike, without building a Metric per row.
-        page = self.paginate_queryset(metrics.values_list(*MetricSerializer.row_columns(), named=True))
+        columns = MetricSerializer.row_columns()
+        assert columns is not None  # MetricSerializer has no field that needs an instance
+        page = self.paginate_queryset(metrics.values_list(*columns, named=True))
         return self.get_paginated_response(MetricSerializer(page, many=True).data)
 
     @extend_schema(
@@ -99,11 +107,11 @@ class MetricViewSet(viewsets.ModelViewSet):
     @idempotent
     def create(self, request: Request) -> Response:
         many = isinstance(request.data, list)
-        kwargs = {"many": True, "max_length": METRICS_CREATE_MAX, "allow_empty": False} if many else {}
+        kwargs: dict[str, Any] = {"many": True, "max_length": METRICS_CREATE_MAX, "allow_empty": False} if many else {}
         serializer = MetricInputSerializer(data=plain_data(request.data), **kwargs)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data if many else [serializer.validated_data]
-        metrics = metrics_create(owner=request.user, items=items)
+        metrics = metrics_create(owner=request_user(request), items=items)
         data = MetricSerializer(metrics, many=True).data
         return Response(data if many else data[0], status=status.HTTP_201_CREATED)
 
@@ -121,7 +129,7 @@ class MetricViewSet(viewsets.ModelViewSet):
     @extend_schema(parameters=METRIC_FILTER_PARAMETERS, responses=MetricNameSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)
     def names(self, request: Request) -> Response:
-        rows = metric_names(user=request.user, filters=_metric_filters(request))
+        rows = metric_names(user=request_user(request), filters=_metric_filters(request))
         return Response(MetricNameSerializer(rows, many=True).data)
 
     @extend_schema(parameters=[SeriesQuerySerializer], responses=SeriesSerializer)
@@ -129,7 +137,7 @@ class MetricViewSet(viewsets.ModelViewSet):
     def series(self, request: Request) -> Response:
         query = query_params(SeriesQuerySerializer, request)
         points = metric_series(
-            user=request.user,
+            user=request_user(request),
             name=query["name"],
             bucket=query["bucket"],
             agg=query["agg"],
@@ -144,7 +152,7 @@ class MetricViewSet(viewsets.ModelViewSet):
     @extend_schema(parameters=METRIC_FILTER_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request: Request) -> StreamingHttpResponse:
-        metrics = metric_list(user=request.user, filters=_metric_filters(request))
+        metrics = metric_list(user=request_user(request), filters=_metric_filters(request))
         # The same filters, without the ordering, one row: any error the query raises becomes an error response
         # here, before a 200 and its headers are sent. (Not the stream's own first row: an unconsumed stream would
         # keep a server-side cursor open.)

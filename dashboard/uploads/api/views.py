@@ -9,11 +9,12 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.request_user import request_user
 from core.exception_handler import ApiError
 from core.parsers import FormParser, MultiPartParser
 from core.permissions import OwnObjectsOnly, VisibleObjectModelPermissions, require_permissions
@@ -51,7 +52,7 @@ class UploadView(APIView):
         data = validated_data(UploadInputSerializer, request.data)
         outcome = metrics_import(
             file=data["file"],
-            owner=request.user,
+            owner=request_user(request),
             tz=data.get("tz") or ZoneInfo(settings.TIME_ZONE),
             allow_duplicate=allow_duplicate,
         )
@@ -65,7 +66,7 @@ class UploadView(APIView):
         return Response(body, status=status.HTTP_202_ACCEPTED if outcome.queued else status.HTTP_201_CREATED)
 
 
-class UploadViewSet(viewsets.mixins.ListModelMixin, viewsets.mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The caller's uploads (everyone's with view_all_metrics); DELETE removes exactly the metrics one imported."""
 
     serializer_class = UploadSerializer
@@ -74,7 +75,7 @@ class UploadViewSet(viewsets.mixins.ListModelMixin, viewsets.mixins.RetrieveMode
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        return uploads_visible_to(self.request.user).order_by("-created_at", "-id")
+        return uploads_visible_to(request_user(self.request)).order_by("-created_at", "-id")
 
     def destroy(self, request: Request, pk=None) -> Response:
         upload_delete(upload=self.get_object())
