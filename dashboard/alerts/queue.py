@@ -1,4 +1,5 @@
-"""How alert work reaches Celery workers: a queue registered by the tasks module (services never import tasks)."""
+"""How alert work reaches Celery workers: a queue that ``DashboardConfig.ready`` registers with the Celery classes of
+``dashboard.alerts.tasks`` (services never import tasks)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.conf import settings
 
 
 class AlertQueue(Protocol):
-    """How work reaches Celery workers; registered by ``dashboard.tasks`` (services never import tasks)."""
+    """How work reaches Celery workers; registered at start-up by ``DashboardConfig.ready`` (services never import
+    tasks)."""
 
     def evaluate(self, *, metric_names: list[str] | None) -> None: ...
 

@@ -118,3 +118,17 @@ def board_data(*, user: User, board: Board, tz: ZoneInfo, now: datetime | None =
         else:
             result.append(PanelData(panel=panel, points=points, error=error))
     return result
+
+
+# What a board panel's data needs beyond view_board: the permission of the endpoint that gives it.
+BOARD_PANEL_PERMISSIONS = {
+    "kpi": "dashboard.view_kpi",
+    "summary": "dashboard.view_kpi",
+    "series": "dashboard.view_metric",
+}
+
+
+def board_missing_permissions(user: User, board: Board) -> list[str]:
+    """The permissions *user* lacks to see the data of every panel of *board* (sorted; empty when none)."""
+    needed = {BOARD_PANEL_PERMISSIONS[panel.type] for panel in board.panels.all()}
+    return sorted(perm for perm in needed if not user.has_perm(perm))

@@ -20,9 +20,14 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.request_user import request_user
 from dashboard.boards.models import Board, Panel
-from dashboard.boards.selectors import board_data, boards_visible_to, panel_kpi, panel_range_resolve
+from dashboard.boards.selectors import (
+    board_data,
+    board_missing_permissions,
+    boards_visible_to,
+    panel_kpi,
+    panel_range_resolve,
+)
 from dashboard.kpis.selectors import kpi_default_range
-from dashboard.permissions import board_missing_permissions
 from dashboard.staff.charts import LARGE, SMALL, Chart, chart_points, series_chart
 from dashboard.staff.formatting import format_number
 from dashboard.staff.forms import TimeZoneForm

@@ -122,7 +122,7 @@ class ImportOutcome:
 
 
 class UploadQueue(Protocol):
-    """Where queued imports go (the Celery tasks register one at start-up; services never import tasks)."""
+    """Where queued imports go (``DashboardConfig.ready`` registers the Celery one; services never import tasks)."""
 
     def process(self, *, upload_id: int) -> None: ...
 

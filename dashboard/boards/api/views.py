@@ -17,12 +17,11 @@ from dashboard.boards.api.serializers import (
     BoardSerializer,
 )
 from dashboard.boards.models import Board, Panel
-from dashboard.boards.selectors import PanelData, board_data, boards_visible_to, panel_kpi
+from dashboard.boards.selectors import PanelData, board_data, board_missing_permissions, boards_visible_to, panel_kpi
 from dashboard.boards.services import board_create, board_delete, board_export, board_import, board_update
 from dashboard.fields import RangeQuerySerializer
 from dashboard.kpis.api.serializers import kpi_series_body, summary_item
 from dashboard.metrics.api.serializers import series_body
-from dashboard.permissions import board_missing_permissions
 
 PUT_DEFAULTS = {"description": "", "shared_with": [], "panels": []}
 
