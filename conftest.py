@@ -212,9 +212,11 @@ def seeded_roles_restore() -> None:
     transactional tests would otherwise find no seeded roles. The functions run against the final migration state.
     """
     from types import SimpleNamespace
+    from typing import cast
 
     from django.contrib.auth.models import Group
     from django.db import connection
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
     from django.db.migrations.executor import MigrationExecutor
     from django.db.migrations.operations import RunPython
 
@@ -222,7 +224,8 @@ def seeded_roles_restore() -> None:
         return
     executor = MigrationExecutor(connection)
     state_apps = executor.loader.project_state().apps
-    schema_editor = SimpleNamespace(connection=connection)
+    # A stand-in: the data migrations use only the schema editor's connection.
+    schema_editor = cast(BaseDatabaseSchemaEditor, SimpleNamespace(connection=connection))
     for migration, _backwards in executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True):
         for operation in migration.operations:
             if isinstance(operation, RunPython):

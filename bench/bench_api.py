@@ -174,7 +174,7 @@ class Tree:
     def endpoints(self) -> list[tuple[str, str, str, str, dict | list | None]]:
         analyst, admin = self.tokens["analyst"], self.tokens["admin"]
         metric = {"name": "bench.post", "value": 1.5}
-        endpoints = [
+        endpoints: list[tuple[str, str, str, str, dict | list | None]] = [
             ("users/me", "GET", "/api/v1/users/me", analyst, None),
             ("metrics list (100)", "GET", "/api/v1/dashboard/metrics?limit=100", analyst, None),
             ("metrics POST", "POST", "/api/v1/dashboard/metrics", analyst, metric),
@@ -326,15 +326,15 @@ def main() -> None:
     print(
         f"{'endpoint':<20} {'tree':<{width}} {'app ms':>7} {'PG ms':>7} {'total':>7} {'peer':>6} {'ratio':>6} queries"
     )
-    for endpoint in [e[0] for e in trees[0].endpoints()]:
+    for name in [e[0] for e in trees[0].endpoints()]:
         for tree in trees:
-            n = requests_for(next(e for e in tree.endpoints() if e[0] == endpoint), args.requests) * args.rounds
-            app, pg = (value * 1000 / n for value in totals[tree.label, endpoint])
-            queries, status = counts[tree.label][endpoint]
-            peer = PEER_MS.get(endpoint)
+            n = requests_for(next(e for e in tree.endpoints() if e[0] == name), args.requests) * args.rounds
+            app, pg = (value * 1000 / n for value in totals[tree.label, name])
+            queries, status = counts[tree.label][name]
+            peer = PEER_MS.get(name)
             versus = f"{peer:6.1f} {(app + pg) / peer:5.2f}x" if peer else f"{'-':>6} {'-':>6}"
             print(
-                f"{endpoint:<20} {tree.label:<{width}} {app:7.2f} {pg:7.2f} {app + pg:7.2f} {versus} "
+                f"{name:<20} {tree.label:<{width}} {app:7.2f} {pg:7.2f} {app + pg:7.2f} {versus} "
                 f"{queries} (HTTP {status})"
             )
 

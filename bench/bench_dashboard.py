@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import gunicorn, http_json, manage, median_seconds, recreate_database
+from common import gunicorn, http_json, manage, median_seconds, query_value, recreate_database
 
 NAMES = [f"{area}.{kind}" for area in ("sales", "web", "ops", "support", "hr") for kind in range(10)]
 AGGREGATIONS = ["sum", "avg", "min", "max", "count", "last"]
@@ -34,12 +34,13 @@ def load(db_url: str, rows: int) -> int:
     manage(db_url, "migrate", "--noinput", "-v0")
     now = datetime.now(UTC)
     with psycopg.connect(db_url) as conn:
-        user_id = conn.execute(
+        user_id = query_value(
+            conn,
             "INSERT INTO accounts_user (password, is_superuser, email, full_name, is_active, is_staff, date_joined,"
             " token_version) VALUES ('', false, %s, 'Bench', true, false, now(), 0) RETURNING id",
             [EMAIL],
-        ).fetchone()[0]
-        group_id = conn.execute("SELECT id FROM auth_group WHERE name = 'analyst'").fetchone()[0]
+        )
+        group_id = query_value(conn, "SELECT id FROM auth_group WHERE name = 'analyst'")
         conn.execute("INSERT INTO accounts_user_groups (user_id, group_id) VALUES (%s, %s)", [user_id, group_id])
         rng = random.Random(42)
         span = 2 * 365 * 24 * 3600

@@ -192,7 +192,7 @@ def main() -> None:
     with psycopg.connect(db_url) as conn:
         stored = conn.execute("SELECT id, value FROM dashboard_metric WHERE name = %s", [WRITE_NAME]).fetchall()
     by_id = Counter(metric_id for metric_id, _ in stored)
-    values = dict(stored)
+    values: dict[int, float] = dict(stored)
     missing = [metric_id for metric_id, _ in recorder.created if by_id[metric_id] != 1]
     wrong = [metric_id for metric_id, value in recorder.created if values.get(metric_id) != value]
     extra = len(stored) - len(recorder.created)

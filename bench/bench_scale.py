@@ -38,7 +38,16 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PG_ADMIN_URL, database_exists, database_url, gunicorn, http_json, manage, recreate_database
+from common import (
+    PG_ADMIN_URL,
+    database_exists,
+    database_url,
+    gunicorn,
+    http_json,
+    manage,
+    query_value,
+    recreate_database,
+)
 
 NAMES = [f"{area}.{kind}" for area in ("sales", "web", "ops", "support", "hr") for kind in range(10)]
 AGGREGATIONS = ["sum", "avg", "min", "max", "count", "last"]
@@ -52,12 +61,13 @@ GROWTH_GOAL, SUMMARY_GOAL_MS, UPLOAD_GOAL = 1.5, 100.0, 1.2
 def create_user_and_kpis(db_url: str) -> int:
     manage(db_url, "migrate", "--noinput", "-v0")
     with psycopg.connect(db_url) as conn:
-        user_id = conn.execute(
+        user_id = query_value(
+            conn,
             "INSERT INTO accounts_user (password, is_superuser, email, full_name, is_active, is_staff, date_joined,"
             " token_version, authz_version) VALUES ('', false, %s, 'Bench', true, false, now(), 0, %s) RETURNING id",
             [EMAIL, random.getrandbits(63)],
-        ).fetchone()[0]
-        group_id = conn.execute("SELECT id FROM auth_group WHERE name = 'manager'").fetchone()[0]
+        )
+        group_id = query_value(conn, "SELECT id FROM auth_group WHERE name = 'manager'")
         conn.execute("INSERT INTO accounts_user_groups (user_id, group_id) VALUES (%s, %s)", [user_id, group_id])
         for i in range(20):
             conn.execute(
@@ -134,7 +144,7 @@ def requests(base: str, kpi_id: int, now: datetime) -> dict[str, str]:
 
 def kpi_of(db_url: str) -> int:
     with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT id FROM dashboard_kpi WHERE period = 'month' ORDER BY id LIMIT 1").fetchone()[0]
+        return query_value(conn, "SELECT id FROM dashboard_kpi WHERE period = 'month' ORDER BY id LIMIT 1")
 
 
 def measure(db_urls: dict[int, str], repeat: int, now: datetime) -> dict[int, dict[str, float]]:
@@ -214,7 +224,7 @@ def upload_ratio(
         with psycopg.connect(db_url, autocommit=True) as conn:
             # The raw COPY names only the file's columns; the owner comes from a default, as in bench_uploads.
             conn.execute(f"ALTER TABLE dashboard_metric ALTER owner_id SET DEFAULT {int(user_id)}")
-            (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM dashboard_metric").fetchone()
+            before = query_value(conn, "SELECT COALESCE(MAX(id), 0) FROM dashboard_metric")
         copies, uploads, upload_ids = [], [], []
         with gunicorn(db_url, workers=1, MEDIA_ROOT=str(scratch / "media"), CELERY_BROKER_URL="",
                       WEB_TIMEOUT="900") as (base, _process):  # fmt: skip
@@ -267,7 +277,7 @@ def main() -> None:
         ratios = {}
         largest = args.sizes[-1]
         with psycopg.connect(db_urls[largest]) as conn:
-            user_id = conn.execute("SELECT id FROM accounts_user WHERE email = %s", [EMAIL]).fetchone()[0]
+            user_id = query_value(conn, "SELECT id FROM accounts_user WHERE email = %s", [EMAIL])
         for days in args.upload_spans:
             span = timedelta(days=days)
             print(f"upload ratio at {largest:,} rows ({args.upload_rows:,}-row file over {days} days, "

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, django_env, gunicorn, http_json, manage, recreate_database
+from common import REPO, django_env, gunicorn, http_json, manage, query_value, recreate_database
 
 NAMES = [
     f"{area}.{kind}.{stat}"
@@ -155,7 +155,7 @@ def reset_tables(db_url: str, raw_upload_id: int, media_root: Path) -> None:
 
 def count_rows(db_url: str, table: str) -> int:
     with psycopg.connect(db_url) as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return query_value(conn, f"SELECT count(*) FROM {table}")
 
 
 def time_raw_copy(db_url: str, path: Path) -> Run:
@@ -189,6 +189,7 @@ def time_service(path: Path, user, profile: bool) -> Run:
             profiler.disable()
         elapsed = time.perf_counter() - started
     upload = outcome.upload
+    assert upload is not None
     assert upload.status == Upload.Status.SUCCEEDED, (upload.status, upload.errors[:3])
     if profiler:
         print(f"--- cProfile of metrics_import ({upload.rows_imported:,} rows), top 25 by cumulative time ---")

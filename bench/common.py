@@ -13,8 +13,10 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from psycopg.abc import Params
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -106,6 +108,13 @@ def median_seconds(action: Callable[[], object], repeat: int, warmup: int = 2) -
         action()
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
+
+
+def query_value(conn: psycopg.Connection, query: str, params: Params | None = None) -> Any:
+    """The first column of the first row *query* returns (with *params*); an AssertionError when it returns none."""
+    row = conn.execute(query, params).fetchone()
+    assert row is not None, f"no row from {query!r}"
+    return row[0]
 
 
 def database_exists(name: str) -> bool:

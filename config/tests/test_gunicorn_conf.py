@@ -40,6 +40,8 @@ def _printed_config(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _conf_module():
     spec = importlib.util.spec_from_file_location("gunicorn_conf", REPO / "gunicorn.conf.py")
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

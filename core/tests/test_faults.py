@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,7 +146,7 @@ class Outcome:
     ended: float
     status: int
     retry_after: str | None
-    body: object
+    body: Any  # the parsed JSON body, or the raw text of a non-JSON error
     value: float | None = None
 
 

@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from core.tests.factories import ModelFactory
 from dashboard.alerts.models import AlertRule
 from dashboard.boards.models import Board, Panel
 from dashboard.kpis.models import KPI
@@ -17,7 +18,7 @@ from dashboard.uploads.models import Upload
 STORED_CSV = b"name,value,timestamp\nvisits,3,2026-01-01\nvisits,4.5,2026-01-02T12:00:00+02:00\n"
 
 
-class MetricFactory(factory.django.DjangoModelFactory):
+class MetricFactory(ModelFactory[Metric]):
     class Meta:
         model = Metric
 
@@ -27,7 +28,7 @@ class MetricFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
 
 
-class UploadFactory(factory.django.DjangoModelFactory):
+class UploadFactory(ModelFactory[Upload]):
     """An upload record that imported nothing; pass ``status`` and counts as a test needs.
 
     ``age`` and ``started`` (timedeltas) date its creation and start that long ago; ``stored=True`` gives it a stored
@@ -54,7 +55,7 @@ class UploadFactory(factory.django.DjangoModelFactory):
     )
 
 
-class KPIFactory(factory.django.DjangoModelFactory):
+class KPIFactory(ModelFactory[KPI]):
     class Meta:
         model = KPI
 
@@ -67,7 +68,7 @@ class KPIFactory(factory.django.DjangoModelFactory):
     direction = "up"
 
 
-class AlertRuleFactory(factory.django.DjangoModelFactory):
+class AlertRuleFactory(ModelFactory[AlertRule]):
     """A rule firing when its KPI's current value is above 100, telling one mailbox."""
 
     class Meta:
@@ -83,7 +84,7 @@ class AlertRuleFactory(factory.django.DjangoModelFactory):
     created_by = factory.SubFactory(UserFactory)
 
 
-class BoardFactory(factory.django.DjangoModelFactory):
+class BoardFactory(ModelFactory[Board]):
     """A board without panels; ``shared_with=[...]`` takes role names."""
 
     class Meta:

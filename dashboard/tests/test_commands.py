@@ -260,6 +260,12 @@ def test_uploads_settle_needs_a_positive_number_of_minutes(value):
 # --- uploads_purge_files ----------------------------------------------------------------------------------------
 
 
+def stored_name(upload: Upload) -> str:
+    """The name of *upload*'s file in storage (``UploadFactory(stored=True)`` gives it one)."""
+    assert upload.file.name is not None
+    return upload.file.name
+
+
 def test_uploads_purge_files_deletes_only_old_finished_files_and_keeps_the_records(owner, settings):
     settings.UPLOAD_RETENTION_DAYS = 30
     old = timedelta(days=40)
@@ -268,12 +274,12 @@ def test_uploads_purge_files_deletes_only_old_finished_files_and_keeps_the_recor
     old_busy = UploadFactory(created_by=owner, status="processing", age=old, started=old, stored=True)
     recent = UploadFactory(created_by=owner, status="succeeded", age=timedelta(days=1), stored=True)
     imported = MetricFactory(owner=owner, upload=old_done)
-    old_names = {old_done.file.name, old_failed.file.name}
+    old_names = {stored_name(old_done), stored_name(old_failed)}
 
     out, _ = run("uploads_purge_files")
     assert out == "Deleted the stored files of 2 upload(s) older than 30 day(s); their records stay.\n"
     assert not any(default_storage.exists(name) for name in old_names)
-    assert all(default_storage.exists(upload.file.name) for upload in (old_busy, recent))
+    assert all(default_storage.exists(stored_name(upload)) for upload in (old_busy, recent))
     assert dict(Upload.objects.values_list("pk", "file")) == {
         old_done.pk: "",
         old_failed.pk: "",
@@ -284,8 +290,8 @@ def test_uploads_purge_files_deletes_only_old_finished_files_and_keeps_the_recor
 
     out, _ = run("uploads_purge_files", "--days", "0")
     assert out == "Deleted the stored files of 1 upload(s) older than 0 day(s); their records stay.\n"
-    assert not default_storage.exists(recent.file.name)
-    assert default_storage.exists(old_busy.file.name)
+    assert not default_storage.exists(stored_name(recent))
+    assert default_storage.exists(stored_name(old_busy))
     assert Upload.objects.count() == 4
 
 
@@ -295,8 +301,8 @@ def test_uploads_purge_files_defaults_to_the_retention_setting(owner, settings):
     day_old = UploadFactory(created_by=owner, status="succeeded", age=timedelta(days=1), stored=True)
     out, _ = run("uploads_purge_files")
     assert out == "Deleted the stored files of 1 upload(s) older than 7 day(s); their records stay.\n"
-    assert not default_storage.exists(week_old.file.name)
-    assert default_storage.exists(day_old.file.name)
+    assert not default_storage.exists(stored_name(week_old))
+    assert default_storage.exists(stored_name(day_old))
 
 
 @pytest.mark.parametrize("value", ["-1", "a week"])

@@ -59,13 +59,20 @@ def _html(response) -> str:
     return response.content.decode()
 
 
+def _found(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    """The first match of *pattern* in *text*, which must have one."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, pattern
+    return match
+
+
 def _card_value(html: str, kpi) -> str:
-    card = re.search(rf'<article[^>]*id="kpi-{kpi.pk}".*?</article>', html, re.S).group(0)
-    return re.search(r'class="kpi-value" data-value="([^"]*)"', card).group(1)
+    card = _found(rf'<article[^>]*id="kpi-{kpi.pk}".*?</article>', html, re.S).group(0)
+    return _found(r'class="kpi-value" data-value="([^"]*)"', card).group(1)
 
 
 def _chart_marks(html: str, chart_id: str) -> int:
-    svg = re.search(rf'<svg[^>]*id="{chart_id}".*?</svg>', html, re.S).group(0)
+    svg = _found(rf'<svg[^>]*id="{chart_id}".*?</svg>', html, re.S).group(0)
     return len(re.findall(r'<circle class="point', svg))
 
 
@@ -176,7 +183,10 @@ def test_cards_show_the_change_to_date_while_a_period_runs_and_the_full_change_o
     manager = staff("manager")
     KPIFactory(name="Revenue", metric_name="rev", period="month", target=1000.0, unit="€")
     KPIFactory(name="Latency", metric_name="ms", aggregation="avg", direction="down", target=200.0, unit="ms")
-    at = lambda *args: datetime(2026, *args, tzinfo=UTC)  # noqa: E731
+
+    def at(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+        return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
     for name, moment, value in [
         ("rev", at(10, 1, 9), 100.0),
         ("rev", at(10, 30, 9), 900.0),

@@ -16,7 +16,7 @@ PROJECT = APP.parent
 
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
@@ -44,7 +44,7 @@ def _classes_named_like_permissions(path: Path) -> list[str]:
         node.name
         for node in ast.walk(tree)
         if isinstance(node, ast.ClassDef)
-        and any((getattr(base, "id", None) or getattr(base, "attr", "")).endswith("Permissions") for base in node.bases)
+        and any((getattr(base, "id", "") or getattr(base, "attr", "")).endswith("Permissions") for base in node.bases)
     ]
 
 
@@ -70,4 +70,4 @@ def test_the_staff_ui_is_one_package():
     assert not (APP / "charts.py").exists()
     assert not (PROJECT / "templates" / "admin" / "dashboard").exists()
     assert "def get_urls" not in (APP / "admin.py").read_text(encoding="utf-8")
-    assert not {name for name in _imports(staff / "forms.py") if name.startswith("dashboard.api")}
+    assert not {name for name in _imports(staff / "forms.py") if "api" in name.split(".")}

@@ -205,8 +205,9 @@ def test_worker_and_beat_evaluate_and_deliver(require_service, smtp, tmp_path):
             )
             # Beat keeps evaluating: the readings move on while the state stays, and nothing is sent twice.
             evaluated = signups_rule.last_evaluated_at
+            assert evaluated is not None
             wait_for(
-                lambda: AlertRule.objects.get(pk=signups_rule.pk).last_evaluated_at > evaluated,
+                lambda: AlertRule.objects.filter(pk=signups_rule.pk, last_evaluated_at__gt=evaluated).exists(),
                 timeout=15,
                 what="another beat evaluation",
                 details=processes.logs,

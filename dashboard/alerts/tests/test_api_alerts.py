@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
@@ -237,7 +238,7 @@ def test_events_query_count_is_constant(client, analyst, django_assert_max_num_q
     with django_assert_max_num_queries(7) as small:
         client.get(f"{URL}/{rule.pk}/events")
     for minutes in range(1, 5):
-        alerts_run(now=now + timezone.timedelta(minutes=minutes))
+        alerts_run(now=now + timedelta(minutes=minutes))
     assert rule.events.count() == 5
     with django_assert_num_queries(len(small.captured_queries)):
         response = client.get(f"{URL}/{rule.pk}/events")

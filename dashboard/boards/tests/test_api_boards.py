@@ -297,7 +297,13 @@ def test_a_series_over_the_point_limit_is_that_panels_error_and_the_others_still
     _metrics(manager, days=40)  # 40 days of data: 40 day buckets, ~960 hours
     kpi = KPIFactory(metric_name="revenue", period="day", aggregation="sum")
     client = client_for(manager)
-    hours = {"type": "series", "metric_name": "revenue", "metric_bucket": "hour", "metric_agg": "sum", "range": None}
+    hours: dict[str, object] = {
+        "type": "series",
+        "metric_name": "revenue",
+        "metric_bucket": "hour",
+        "metric_agg": "sum",
+        "range": None,
+    }
     weeks = {**hours, "metric_bucket": "week"}
     ranged_kpi = {"type": "kpi", "kpi": kpi, "range": "last_90_days"}  # 90 day buckets over the limit
     board = _board_with(

@@ -36,7 +36,10 @@ def test_recent_series_of_many_kpis_equal_each_kpi_series(user_with_role, tz):
 def test_summary_compares_a_running_period_with_the_previous_one_to_date(user_with_role):
     manager = user_with_role("manager")
     kpi = KPIFactory(metric_name="rev", period="month", aggregation="sum", target=100.0)
-    at = lambda *args: datetime(2026, *args, tzinfo=UTC)  # noqa: E731
+
+    def at(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+        return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
     for moment, value in [
         (at(11, 1, 12), 50.0),
         (at(11, 2, 9, 59), 30.0),

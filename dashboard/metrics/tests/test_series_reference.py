@@ -121,7 +121,7 @@ class Row(NamedTuple):
 class ExpectedPoint(NamedTuple):
     t: str
     value: float
-    count: int
+    row_count: int  # a series point's ``count`` (a NamedTuple field cannot be named so: it would hide tuple.count)
 
 
 # --- The reference ---------------------------------------------------------------------------------------------
@@ -342,9 +342,10 @@ def apply_writes(user, stranger, operations) -> None:
                 outcome = metrics_import(
                     file=ContentFile(("name,value,timestamp\n" + lines).encode(), name="metrics.csv"),
                     owner=owner,
-                    tz=UTC,
+                    tz=ZoneInfo("UTC"),
                     allow_duplicate=True,
                 )
+                assert outcome.upload is not None
                 assert outcome.upload.status == Upload.Status.SUCCEEDED, outcome.upload.errors
         elif kind == "update" and metrics:
             index, field, moment, value = args

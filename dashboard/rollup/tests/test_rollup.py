@@ -27,6 +27,7 @@ from dashboard.uploads.services import metrics_import, upload_delete
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
+UTC_ZONE = ZoneInfo("UTC")  # what an upload is imported in (services take a ZoneInfo)
 
 
 def csv_file(rows: list[tuple[str, float, datetime]]) -> ContentFile:
@@ -75,7 +76,11 @@ def test_zones_with_offsets_off_the_hour_read_raw_rows_only(zone):
 def test_unbounded_ranges_and_ranges_inside_one_hour():
     assert hour_window(start=None, end=None) == (None, None)
     assert hour_window(start=None, end=None, tz=UTC) == (None, None)
-    low, high = hour_window(start=None, end=None, tz=ZoneInfo("Europe/Berlin"))
+    window = hour_window(start=None, end=None, tz=ZoneInfo("Europe/Berlin"))
+    assert window is not None
+    low, high = window
+    assert low is not None
+    assert high is not None
     assert (low.year, high.year) == (1900, 2100)  # outside the checked years, raw rows
     assert hour_window(start=T0 + timedelta(minutes=5), end=T0 + timedelta(minutes=55)) is None
     assert hour_window(start=T0, end=T0) is None
@@ -119,7 +124,8 @@ def test_an_import_writes_its_own_cells_and_its_delete_drops_exactly_them():
     owner = UserFactory()
     MetricFactory(owner=owner, name="m", value=1.0, timestamp=T0)
     rows = [("m", 2.0, T0 + timedelta(minutes=1)), ("m", 3.0, T0 + timedelta(minutes=1)), ("k", 4.0, T0)]
-    upload = metrics_import(file=csv_file(rows), owner=owner, tz=UTC).upload
+    upload = metrics_import(file=csv_file(rows), owner=owner, tz=UTC_ZONE).upload
+    assert upload is not None
     assert upload.status == Upload.Status.SUCCEEDED
     imported = {metric.value: metric.pk for metric in Metric.objects.filter(upload=upload)}
     assert cells()[("m", T0, owner.pk, upload.pk)] == (
@@ -141,7 +147,9 @@ def test_an_import_writes_its_own_cells_and_its_delete_drops_exactly_them():
 def test_a_failed_import_leaves_no_cells():
     owner = UserFactory()
     file = ContentFile(b"name,value,timestamp\nm,1,2026-01-01T00:00:00Z\nm,nope,2026-01-01T00:00:00Z\n", name="x.csv")
-    assert metrics_import(file=file, owner=owner, tz=UTC).upload.status == Upload.Status.FAILED
+    upload = metrics_import(file=file, owner=owner, tz=UTC_ZONE).upload
+    assert upload is not None
+    assert upload.status == Upload.Status.FAILED
     assert not MetricHour.objects.exists()
 
 
@@ -156,21 +164,24 @@ def test_an_import_whose_ids_are_not_contiguous_reads_its_ids_back():
         cursor.execute(f"SELECT setval({sequence}, nextval({sequence}))")
         cursor.execute("ALTER SEQUENCE dashboard_metric_id_seq INCREMENT BY 3")
     try:
-        upload = metrics_import(file=csv_file(rows), owner=owner, tz=UTC).upload
+        upload = metrics_import(file=csv_file(rows), owner=owner, tz=UTC_ZONE).upload
     finally:
         with connection.cursor() as cursor:
             cursor.execute("ALTER SEQUENCE dashboard_metric_id_seq INCREMENT BY 1")
+    assert upload is not None
     assert upload.status == Upload.Status.SUCCEEDED
     ids = sorted(Metric.objects.filter(upload=upload).values_list("id", flat=True))
     assert ids[-1] - ids[0] + 1 > len(ids)
     assert rollup_verify().ok
     last = Metric.objects.filter(upload=upload, name="m").order_by("-timestamp", "-id").first()
+    assert last is not None
     assert cells()[("m", T0, owner.pk, upload.pk)][6:] == (last.pk, last.value)
 
 
 def test_deleting_an_upload_elsewhere_than_the_service_drops_its_cells_too():
     owner = UserFactory()
-    upload = metrics_import(file=csv_file([("m", 1.0, T0)]), owner=owner, tz=UTC).upload
+    upload = metrics_import(file=csv_file([("m", 1.0, T0)]), owner=owner, tz=UTC_ZONE).upload
+    assert upload is not None
     Upload.objects.filter(pk=upload.pk).delete()  # e.g. the admin's bulk delete: cascades to the metrics
     assert not Metric.objects.exists()
     assert not MetricHour.objects.exists()
@@ -228,7 +239,7 @@ def test_verify_reports_drift_and_rebuild_repairs_it():
 def test_rebuild_matches_what_the_write_paths_maintain():
     owner = UserFactory()
     MetricFactory.create_batch(5, owner=owner)
-    metrics_import(file=csv_file([("m", 1.5, T0), ("m", 2.5, T0)]), owner=owner, tz=UTC)
+    metrics_import(file=csv_file([("m", 1.5, T0), ("m", 2.5, T0)]), owner=owner, tz=UTC_ZONE)
     maintained = cells()
     assert rollup_rebuild() == len(maintained)
     assert cells() == maintained
@@ -246,7 +257,7 @@ def test_the_data_migrations_build_the_rollup_and_are_idempotent():
     per_name = importlib.import_module("dashboard.migrations.0008_metric_totals")
     owner = UserFactory()
     MetricFactory.create_batch(4, owner=owner)
-    metrics_import(file=csv_file([("m", 1.5, T0), ("k", 2.5, T0)]), owner=owner, tz=UTC)
+    metrics_import(file=csv_file([("m", 1.5, T0), ("k", 2.5, T0)]), owner=owner, tz=UTC_ZONE)
     maintained, maintained_totals = cells(), totals()
     MetricHour.objects.all().delete()
     MetricTotal.objects.all().delete()
@@ -266,7 +277,8 @@ def test_totals_follow_every_write_path():
     owner = UserFactory()
     first = MetricFactory(owner=owner, name="m", timestamp=T0)
     MetricFactory(owner=owner, name="m", timestamp=T0 + timedelta(days=3))
-    upload = metrics_import(file=csv_file([("m", 1.0, T0 - timedelta(days=1))]), owner=owner, tz=UTC).upload
+    upload = metrics_import(file=csv_file([("m", 1.0, T0 - timedelta(days=1))]), owner=owner, tz=UTC_ZONE).upload
+    assert upload is not None
     assert totals() == {
         ("m", owner.pk, 0): (2, T0, T0 + timedelta(days=3)),
         ("m", owner.pk, upload.pk): (1, T0 - timedelta(days=1), T0 - timedelta(days=1)),
@@ -297,10 +309,11 @@ def test_a_big_import_spills_its_cells_and_still_matches_the_raw_rows(monkeypatc
         with connection.cursor() as cursor:
             cursor.execute("ALTER SEQUENCE dashboard_metric_id_seq INCREMENT BY 3")
     try:
-        upload = metrics_import(file=csv_file(rows), owner=owner, tz=UTC).upload
+        upload = metrics_import(file=csv_file(rows), owner=owner, tz=UTC_ZONE).upload
     finally:
         with connection.cursor() as cursor:
             cursor.execute("ALTER SEQUENCE dashboard_metric_id_seq INCREMENT BY 1")
+    assert upload is not None
     assert upload.status == Upload.Status.SUCCEEDED
     assert rollup_verify().ok
     assert sum(count for count, *_ in cells().values()) == len(rows)

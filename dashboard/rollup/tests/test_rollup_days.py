@@ -19,7 +19,7 @@ from dashboard.rollup.cells import Cell, days_of
 from dashboard.rollup.maintenance import rollup_rebuild, rollup_verify
 from dashboard.rollup.models import MetricDay, MetricHour
 from dashboard.rollup.read import _straddles, split
-from dashboard.rollup.tests.test_rollup import csv_file, rollup_rows
+from dashboard.rollup.tests.test_rollup import UTC_ZONE, csv_file, rollup_rows
 from dashboard.tests.factories import MetricFactory
 from dashboard.uploads.services import metrics_import, upload_delete
 
@@ -79,6 +79,7 @@ def test_counts_and_names_take_every_whole_day_and_hours_only_at_the_edges():
         start=JAN - timedelta(minutes=30),
         end=day(1, 5) + timedelta(hours=2),
     )
+    assert days is not None
     assert list(days.values_list("day", flat=True)) == [JAN]  # the whole days inside: Jan 1 .. Jan 4
     assert hours is not None
     assert raw is not None
@@ -142,6 +143,9 @@ def test_a_month_series_in_berlin_reads_day_cells():
         tz=BERLIN,
         bucket="month",
     )
+    assert days is not None
+    assert hours is not None
+    assert raw is not None
     assert days.count() == 59 - 2  # Jan 1 .. Feb 28 but Jan 31 and Feb 28, which hold the start of a Berlin month
     assert (
         sum(days.values_list("value_count", flat=True))
@@ -170,8 +174,9 @@ def test_every_write_path_keeps_the_days_equal_to_the_hours():
     Metric.objects.filter(value=7.0).update(value=70.0)
     assert stored_days() == folded_hours()
     upload = metrics_import(
-        file=csv_file([("m", 2.0, JAN), ("k", 4.0, JAN + timedelta(days=1, hours=3))]), owner=owner, tz=UTC
+        file=csv_file([("m", 2.0, JAN), ("k", 4.0, JAN + timedelta(days=1, hours=3))]), owner=owner, tz=UTC_ZONE
     ).upload
+    assert upload is not None
     assert stored_days() == folded_hours()
     assert ("k", JAN + timedelta(days=1), owner.pk, upload.pk) in stored_days()
     Metric.objects.filter(value=-1.0).delete()
@@ -200,7 +205,7 @@ def test_the_day_migration_builds_the_days_and_is_idempotent():
     migration = importlib.import_module("dashboard.migrations.0013_metric_day_rollup")
     owner = UserFactory()
     MetricFactory.create_batch(30, owner=owner)
-    metrics_import(file=csv_file([("m", 1.5, JAN), ("k", 2.5, day(2, 3))]), owner=owner, tz=UTC)
+    metrics_import(file=csv_file([("m", 1.5, JAN), ("k", 2.5, day(2, 3))]), owner=owner, tz=UTC_ZONE)
     maintained = stored_days()
     MetricDay.objects.all().delete()
     editor = SimpleNamespace(connection=connection)

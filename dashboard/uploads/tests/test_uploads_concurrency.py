@@ -2,7 +2,7 @@
 until it commits, and neither breaks the other."""
 
 import threading
-from datetime import UTC
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files import File
@@ -21,7 +21,7 @@ ROWS = 60_000
 
 def _created(path, owner) -> Upload:
     with path.open("rb") as handle:
-        return upload_create(file=File(handle, name=path.name), owner=owner, tz=UTC)
+        return upload_create(file=File(handle, name=path.name), owner=owner, tz=ZoneInfo("UTC"))
 
 
 def test_two_imports_at_once_neither_sees_nor_breaks_the_other(tmp_path, monkeypatch):

@@ -16,10 +16,11 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, timedelta
+from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -185,15 +186,19 @@ def workers(django_db_setup, tmp_path_factory):
 def _forget_queue() -> None:
     """Remove what this run left in Redis: its queue, its bindings, and unacknowledged deliveries of its tasks (a
     killed worker's), which a later worker on this database would otherwise put back into the dead queue."""
+    from kombu.transport.redis import Channel
+
     with celery_app.connection_for_write(BROKER_URL) as broker:
         channel = broker.default_channel
+        assert isinstance(channel, Channel), channel  # the broker is Redis
         redis = channel.client
         for tag, delivery in redis.hgetall(channel.unacked_key).items():
             _, _, routing_key = json.loads(delivery)
             if routing_key == QUEUE:
                 redis.hdel(channel.unacked_key, tag)
                 redis.zrem(channel.unacked_index_key, tag)
-        redis.delete(QUEUE, channel.keyprefix_queue % QUEUE, channel.keyprefix_binding_permanent % QUEUE)
+        binding = channel.keyprefix_binding_permanent  # type: ignore[attr-defined]  # in kombu 5.7, not in its stubs
+        redis.delete(QUEUE, channel.keyprefix_queue % QUEUE, binding % QUEUE)
 
 
 @pytest.fixture
@@ -285,7 +290,7 @@ def test_lost_database_connection_mid_import_leaves_nothing(tmp_path):
     owner = UserFactory()
     path = write_csv(tmp_path / "big.csv", 120_000)
     with path.open("rb") as handle:
-        upload = upload_create(file=File(handle, name="big.csv"), owner=owner, tz=UTC)
+        upload = upload_create(file=File(handle, name="big.csv"), owner=owner, tz=ZoneInfo("UTC"))
     copying, resume = threading.Event(), threading.Event()
     outcome: dict[str, str] = {}
 
