@@ -150,7 +150,7 @@ class Tree:
             status, body = request("POST", self.port, "/api/v1/auth/login", {"email": email, "password": PASSWORD})
             assert status == 200, (status, body)
             self.tokens[role] = json.loads(body)["access"]
-        if (self.path / "accounts" / "api_keys.py").is_file() and "key" not in self.tokens:
+        if (self.path / "accounts" / "services" / "api_keys.py").is_file() and "key" not in self.tokens:
             # The analyst's API key for the key path (issue #13); a tree without API keys measures JWTs only.
             out = self.manage("shell", "-c", API_KEY)
             self.tokens["key"], self.tokens["writer_key"] = out.split("KEY", 1)[1].split()

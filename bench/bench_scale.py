@@ -18,7 +18,12 @@ into dashboard_metric and the HTTP upload of the same file (the import, rollup m
 ratio (goal <= 1.2x), for two shapes of file: rows spread over two years (nearly one rollup cell per row, the worst
 case) and rows over the last week (a script's daily or weekly push: many rows per cell).
 
+With ``--baseline-ref REF`` a checkout of REF (a git worktree under /tmp) is served too, on the same databases (the
+schema must be the same), and every request and upload alternates between the two trees; the ratios current/baseline
+are printed at the end.
+
     .venv/bin/python bench/bench_scale.py [--sizes 1000000 10000000] [--repeat 7] [--upload-rows 200000]
+        [--baseline-ref main] [--keep] [--reuse]
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     PG_ADMIN_URL,
+    REPO,
+    baseline_checkout,
     database_exists,
     database_url,
     gunicorn,
@@ -147,30 +154,38 @@ def kpi_of(db_url: str) -> int:
         return query_value(conn, "SELECT id FROM dashboard_kpi WHERE period = 'month' ORDER BY id LIMIT 1")
 
 
-def measure(db_urls: dict[int, str], repeat: int, now: datetime) -> dict[int, dict[str, float]]:
-    """Every request against every size, in alternating rounds; {size: {label: median ms}}."""
+Results = dict[str, dict[int, dict[str, float]]]  # {tree: {size: {label: median ms}}}
+
+
+def measure(db_urls: dict[int, str], repeat: int, now: datetime, trees: dict[str, Path]) -> Results:
+    """Every request against every size and every tree (this checkout, and the baseline's when given), in alternating
+    rounds (the order of the trees flips each round); {tree: {size: {label: median ms}}}."""
     with contextlib.ExitStack() as stack:
-        targets = {}
+        targets: dict[tuple[str, int], tuple[dict[str, str], str]] = {}
         for size, db_url in db_urls.items():
-            base, _process = stack.enter_context(gunicorn(db_url, workers=2))
-            token = http_json("POST", f"{base}/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["access"]
-            targets[size] = (requests(base, kpi_of(db_url), now), token)
-        samples: dict[int, dict[str, list[float]]] = {size: {} for size in targets}
+            for tree, repo in trees.items():
+                base, _process = stack.enter_context(gunicorn(db_url, workers=2, repo=repo))
+                login = {"email": EMAIL, "password": PASSWORD}
+                token = http_json("POST", f"{base}/api/v1/auth/login", login)["access"]
+                targets[(tree, size)] = (requests(base, kpi_of(db_url), now), token)
+        samples: dict[tuple[str, int], dict[str, list[float]]] = {key: {} for key in targets}
         for round_ in range(repeat + 2):
-            for size, (urls, token) in targets.items():
+            order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
+            for key in order:
+                urls, token = targets[key]
                 for label, url in urls.items():
                     started = time.perf_counter()
                     http_json("GET", url, token=token)
                     if round_ >= 2:  # two warm-up rounds
-                        samples[size].setdefault(label, []).append(time.perf_counter() - started)
-        results = {
-            size: {label: statistics.median(times) * 1000 for label, times in by_label.items()}
-            for size, by_label in samples.items()
-        }
-        for size, by_label in results.items():
-            print(f"  size {size:,}")
-            for label, ms in by_label.items():
-                print(f"    {label:45s} {ms:8.1f} ms", flush=True)
+                        samples[key].setdefault(label, []).append(time.perf_counter() - started)
+        results: Results = {tree: {} for tree in trees}
+        for (tree, size), by_label in samples.items():
+            results[tree][size] = {label: statistics.median(times) * 1000 for label, times in by_label.items()}
+        for tree, by_size in results.items():
+            for size, by_label_ms in by_size.items():
+                print(f"  {tree}, size {size:,}")
+                for label, ms in by_label_ms.items():
+                    print(f"    {label:45s} {ms:8.1f} ms", flush=True)
         return results
 
 
@@ -214,9 +229,10 @@ def time_upload(base: str, token: str, path: Path, scratch: Path) -> tuple[float
 
 
 def upload_ratio(
-    db_url: str, user_id: int, rows: int, rounds: int, now: datetime, span: timedelta
-) -> tuple[float, float]:
-    """Alternating rounds of raw COPY and HTTP upload of the same file into dashboard_metric; medians in seconds."""
+    db_url: str, user_id: int, rows: int, rounds: int, now: datetime, span: timedelta, trees: dict[str, Path]
+) -> tuple[float, dict[str, float]]:
+    """Alternating rounds of raw COPY and the HTTP upload of the same file into dashboard_metric by every tree; the
+    median COPY and each tree's median upload, in seconds."""
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         scratch = Path(tmp)
         path = scratch / "upload.csv"
@@ -225,25 +241,38 @@ def upload_ratio(
             # The raw COPY names only the file's columns; the owner comes from a default, as in bench_uploads.
             conn.execute(f"ALTER TABLE dashboard_metric ALTER owner_id SET DEFAULT {int(user_id)}")
             before = query_value(conn, "SELECT COALESCE(MAX(id), 0) FROM dashboard_metric")
-        copies, uploads, upload_ids = [], [], []
-        with gunicorn(db_url, workers=1, MEDIA_ROOT=str(scratch / "media"), CELERY_BROKER_URL="",
-                      WEB_TIMEOUT="900") as (base, _process):  # fmt: skip
-            token = http_json("POST", f"{base}/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["access"]
-            for _ in range(rounds):
+        copies: list[float] = []
+        uploads: dict[str, list[float]] = {tree: [] for tree in trees}
+        with contextlib.ExitStack() as stack:
+            servers = {}
+            for tree, repo in trees.items():
+                base, _process = stack.enter_context(
+                    gunicorn(db_url, workers=1, repo=repo, MEDIA_ROOT=str(scratch / "media"), CELERY_BROKER_URL="",
+                             WEB_TIMEOUT="900")
+                )  # fmt: skip
+                login = {"email": EMAIL, "password": PASSWORD}
+                servers[tree] = (base, http_json("POST", f"{base}/api/v1/auth/login", login)["access"])
+            upload_ids: list[tuple[str, int]] = []
+            for round_ in range(rounds):
                 copies.append(time_raw_copy(db_url, path))
-                elapsed, upload_id = time_upload(base, token, path, scratch)
-                uploads.append(elapsed)
-                upload_ids.append(upload_id)
-                print(f"    round: COPY {copies[-1]:.2f} s, upload {uploads[-1]:.2f} s", flush=True)
+                line = f"    round: COPY {copies[-1]:.2f} s"
+                for tree in trees if round_ % 2 == 0 else list(reversed(trees)):
+                    base, token = servers[tree]
+                    elapsed, upload_id = time_upload(base, token, path, scratch)
+                    uploads[tree].append(elapsed)
+                    upload_ids.append((tree, upload_id))
+                    line += f", upload ({tree}) {elapsed:.2f} s"
+                print(line, flush=True)
             # Leave the database as it was, so a --reuse run measures the same rows: the uploads through the API
             # (their rows and rollup cells go with them), the raw copies (no cells) by id.
-            for upload_id in upload_ids:
+            for tree, upload_id in upload_ids:
+                base, token = servers[tree]
                 http_json("DELETE", f"{base}/api/v1/dashboard/uploads/{upload_id}", token=token)
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("ALTER TABLE dashboard_metric ALTER owner_id DROP DEFAULT")
             conn.execute("DELETE FROM dashboard_metric WHERE id > %s AND upload_id IS NULL", [before])
             conn.execute("VACUUM ANALYZE dashboard_metric")
-    return statistics.median(copies), statistics.median(uploads)
+    return statistics.median(copies), {tree: statistics.median(times) for tree, times in uploads.items()}
 
 
 def main() -> None:
@@ -256,6 +285,11 @@ def main() -> None:
     parser.add_argument("--upload-spans", type=int, nargs="+", default=[730, 7], help="days the upload file covers")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse scratch databases kept by an earlier --keep run")
+    parser.add_argument(
+        "--baseline-ref",
+        default="",
+        help="also serve this git ref's checkout on the same databases, in alternating rounds",
+    )
     args = parser.parse_args()
 
     print(
@@ -263,6 +297,12 @@ def main() -> None:
     )
     now = datetime.now(UTC)
     db_urls = {size: database_url(f"{args.database}_{size}") for size in args.sizes}
+    trees = {"current": REPO}
+    stack = contextlib.ExitStack()
+    if args.baseline_ref:
+        trees[f"baseline {args.baseline_ref}"] = stack.enter_context(
+            baseline_checkout(args.baseline_ref, "bench-scale")
+        )
     try:
         for index, (size, db_url) in enumerate(db_urls.items()):
             print(f"size {size:,}", flush=True)
@@ -273,7 +313,7 @@ def main() -> None:
             recreate_database(f"{args.database}_{size}")
             user_id = create_user_and_kpis(db_url)
             load(db_url, user_id, size, now, seed=index)
-        results = measure(db_urls, args.repeat, now)
+        results = measure(db_urls, args.repeat, now, trees)
         ratios = {}
         largest = args.sizes[-1]
         with psycopg.connect(db_urls[largest]) as conn:
@@ -282,39 +322,55 @@ def main() -> None:
             span = timedelta(days=days)
             print(f"upload ratio at {largest:,} rows ({args.upload_rows:,}-row file over {days} days, "
                   f"{args.upload_rounds} rounds)")  # fmt: skip
-            ratios[days] = upload_ratio(db_urls[largest], user_id, args.upload_rows, args.upload_rounds, now, span)
+            ratios[days] = upload_ratio(
+                db_urls[largest], user_id, args.upload_rows, args.upload_rounds, now, span, trees
+            )
         report(results, ratios, args)
     finally:
+        stack.close()
         if not args.keep:
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
                 for size in args.sizes:
                     conn.execute(f'DROP DATABASE IF EXISTS "{args.database}_{size}" WITH (FORCE)')
 
 
-def report(results: dict[int, dict[str, float]], ratios: dict[int, tuple[float, float]], args) -> None:
-    sizes = list(results)
-    first, last = sizes[0], sizes[-1]
-    print()
-    print(f"median of {args.repeat} through gunicorn (2 workers, DEBUG off), one manager, 50 names, two years")
-    header = f"{'request':45s}" + "".join(f"{size:>14,}" for size in sizes) + "   growth   goal"
-    print(header)
-    for label in results[first]:
-        times = [results[size][label] for size in sizes]
-        growth = times[-1] / times[0]
-        verdict = "OK" if growth <= GROWTH_GOAL else "OVER"
-        line = (
-            f"{label:45s}" + "".join(f"{t:11.1f} ms" for t in times) + f"  {growth:5.2f}x   <= {GROWTH_GOAL}x {verdict}"
-        )
-        if label.startswith("summary"):
-            line += f"; < {SUMMARY_GOAL_MS:.0f} ms at {last:,}: {'OK' if times[-1] < SUMMARY_GOAL_MS else 'OVER'}"
-        print(line)
-    for days, (copy_s, upload_s) in ratios.items():
-        verdict = "OK" if upload_s <= UPLOAD_GOAL * copy_s else "OVER"
+def report(results: Results, ratios: dict[int, tuple[float, dict[str, float]]], args: argparse.Namespace) -> None:
+    for tree, by_size in results.items():
+        sizes = list(by_size)
+        first, last = sizes[0], sizes[-1]
+        print()
         print(
-            f"upload at {last:,} rows, {args.upload_rows:,}-row file over {days} days: raw COPY {copy_s:.2f} s, HTTP "
-            f"upload {upload_s:.2f} s (median of {args.upload_rounds}, alternating): {upload_s / copy_s:.2f}x   "
-            f"goal <= {UPLOAD_GOAL}x: {verdict}"
+            f"{tree}: median of {args.repeat} through gunicorn (2 workers, DEBUG off), one manager, 50 names, two years"
         )
+        print(f"{'request':45s}" + "".join(f"{size:>14,}" for size in sizes) + "   growth   goal")
+        for label in by_size[first]:
+            times = [by_size[size][label] for size in sizes]
+            growth = times[-1] / times[0]
+            verdict = "OK" if growth <= GROWTH_GOAL else "OVER"
+            line = f"{label:45s}" + "".join(f"{t:11.1f} ms" for t in times)
+            line += f"  {growth:5.2f}x   <= {GROWTH_GOAL}x {verdict}"
+            if label.startswith("summary"):
+                line += f"; < {SUMMARY_GOAL_MS:.0f} ms at {last:,}: {'OK' if times[-1] < SUMMARY_GOAL_MS else 'OVER'}"
+            print(line)
+    trees = list(results)
+    last = list(results[trees[0]])[-1]
+    for days, (copy_s, uploads) in ratios.items():
+        for tree, upload_s in uploads.items():
+            verdict = "OK" if upload_s <= UPLOAD_GOAL * copy_s else "OVER"
+            print(
+                f"{tree}: upload at {last:,} rows, {args.upload_rows:,}-row file over {days} days: raw COPY "
+                f"{copy_s:.2f} s, HTTP upload {upload_s:.2f} s (median of {args.upload_rounds}, alternating): "
+                f"{upload_s / copy_s:.2f}x   goal <= {UPLOAD_GOAL}x: {verdict}"
+            )
+    if len(trees) > 1:
+        current, baseline = trees
+        print()
+        print(f"{current} / {baseline}, same databases, alternating rounds")
+        for size in results[current]:
+            for label, ms in results[current][size].items():
+                print(f"  {size:>12,}  {label:45s} {ms / results[baseline][size][label]:5.2f}x")
+        for days, (_, uploads) in ratios.items():
+            print(f"  {'':12s}  {f'upload over {days} days':45s} {uploads[current] / uploads[baseline]:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -62,13 +62,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(db_url: str, workers: int = 2, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Serve the project with gunicorn and the project's gunicorn.conf.py on a free local port; yields
-    (base_url, process)."""
+def gunicorn(
+    db_url: str, workers: int = 2, repo: Path = REPO, **extra_env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve the checkout *repo* (this one by default) with gunicorn and its gunicorn.conf.py on a free local port;
+    yields (base_url, process)."""
     port = free_port()
     process = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"],
-        cwd=REPO,
+        [PYTHON, "-m", "gunicorn", "-c", str(repo / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"],
+        cwd=repo,
         env=django_env(db_url, WEB_CONCURRENCY=str(workers), **extra_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -120,3 +122,14 @@ def query_value(conn: psycopg.Connection, query: str, params: Params | None = No
 def database_exists(name: str) -> bool:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+@contextlib.contextmanager
+def baseline_checkout(ref: str, name: str) -> Iterator[Path]:
+    """A detached git worktree of *ref* under /tmp, removed afterwards: the baseline tree of a comparison."""
+    path = Path(f"/tmp/{name}-baseline-{os.getpid()}")
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=REPO, check=True, capture_output=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO, check=False)
