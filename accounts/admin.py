@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, Permission
@@ -20,6 +22,14 @@ from accounts.services.api_keys import api_key_revoke
 from accounts.services.mfa import mfa_reset
 from accounts.services.roles import role_create, role_delete, role_update
 from accounts.services.users import user_delete, user_roles_changed_record, user_update
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _MfaOn(TypedDict):
+    mfa_on: bool  # UserAdmin.get_queryset's annotation
+
 
 # Roles are managed as the Role proxy (accounts), not as auth's Group.
 if admin.site.is_registered(Group):
@@ -65,7 +75,7 @@ class UserAdmin(DjangoUserAdmin):
         return super().get_queryset(request).prefetch_related("groups").annotate(mfa_on=Exists(confirmed_device))
 
     @admin.display(boolean=True, description="two-factor", ordering="mfa_on")
-    def two_factor(self, user: User) -> bool:
+    def two_factor(self, user: WithAnnotations[User, _MfaOn]) -> bool:
         return user.mfa_on
 
     @admin.display(description="roles")

@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 
 from accounts.exceptions import MfaConflict, TooManyWrongCodes
 from accounts.forms import TotpConfirmForm, throttled_message
+from accounts.request_user import request_user
 from accounts.services.mfa import (
     mfa_code_parse,
     mfa_enrolment_describe,
@@ -24,7 +25,7 @@ from accounts.services.mfa import (
 
 def mfa_enrol(request: HttpRequest) -> HttpResponse:
     """GET: the pending enrolment (made when there is none). POST: confirm it with a code; then the recovery codes."""
-    user = request.user
+    user = request_user(request)  # behind admin.site.admin_view (config/urls.py): always a signed-in staff user
     if mfa_is_enabled(user=user):
         return HttpResponseRedirect(reverse("admin:index"))
     context = {**admin.site.each_context(request), "title": "Set up two-factor authentication"}

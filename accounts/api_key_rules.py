@@ -13,6 +13,19 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import PermissionsMixin
+
+    from accounts.models import ApiKey
+
+    # What the mixin is mixed into (accounts.models.User), for its super() calls.
+    class _UserBase(AbstractBaseUser, PermissionsMixin): ...
+
+else:
+    _UserBase = object
 
 KEY_MARKER = "dsh_"
 PREFIX_BYTES = 6
@@ -72,7 +85,7 @@ def route_allows_api_key(*, method: str, path: str) -> bool:
     return True
 
 
-class ApiKeyScopedPermissionsMixin:
+class ApiKeyScopedPermissionsMixin(_UserBase):
     """For the user model: while ``api_key`` is set (by the authentication class, on the user of this request only),
     every permission check answers with the key's effective set, superusers included.
 
@@ -81,7 +94,7 @@ class ApiKeyScopedPermissionsMixin:
     """
 
     VISIBILITY_PERMISSIONS = frozenset({"dashboard.view_all_metrics"})
-    api_key = None
+    api_key: ApiKey | None = None
 
     def _owner_permissions(self) -> set[str]:
         return super().get_all_permissions()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
@@ -29,9 +31,11 @@ class VersionedJWTAuthentication(JWTAuthentication):
         return super().authenticate(request)
 
     def get_user(self, validated_token):
+        user: User | None
         if api_settings.USER_ID_FIELD != "id" or api_settings.CHECK_REVOKE_TOKEN:
             try:
-                user = super().get_user(validated_token)
+                # simplejwt types it as any AbstractBaseUser; it is an instance of AUTH_USER_MODEL.
+                user = cast(User, super().get_user(validated_token))
             except AuthenticationFailed as exc:
                 raise InvalidToken("Token is invalid or expired") from exc
         else:

@@ -75,8 +75,8 @@ def _compute(user, *, mfa_enabled: bool | None = None) -> AccessProfile:
         if codename is not None:
             permissions.add(f"{app_label}.{codename}")
     if user.is_superuser:
-        permissions = set(Permission.objects.values_list("content_type__app_label", "codename"))
-        permissions = {f"{app_label}.{codename}" for app_label, codename in permissions}
+        pairs = set(Permission.objects.values_list("content_type__app_label", "codename"))
+        permissions = {f"{app_label}.{codename}" for app_label, codename in pairs}
     return AccessProfile(
         roles=tuple(sorted(roles)),
         permissions=frozenset(permissions) if user.is_active else frozenset(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import BaseUserCreationForm
@@ -15,6 +17,10 @@ from accounts.services.mfa import mfa_code_parse, mfa_code_verify, mfa_device
 
 class CaseInsensitiveEmailMixin:
     """A field error (not the database constraint's form-wide one) when the email is taken in any case."""
+
+    # Provided by the ModelForm this is mixed into.
+    cleaned_data: dict[str, Any]
+    instance: User
 
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"])

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.base_user import BaseUserManager
 
 from accounts.email_addresses import email_match, email_normalize
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
-class UserManager(BaseUserManager):
+    from accounts.models import User
+
+
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     @classmethod
     def normalize_email(cls, email: str | None) -> str:
         return email_normalize(email or "")
 
-    def with_email(self, email: str):
+    def with_email(self, email: str) -> QuerySet[User]:
         """The users (at most one) whose address is *email* in any case, as the unique constraint compares them."""
         return self.filter(email_match(email))
 
-    def get_by_natural_key(self, email: str):
+    # Django's stub says str | None; ModelBackend returns before the lookup when it has no username.
+    def get_by_natural_key(self, email: str) -> User:  # type: ignore[override]  # narrower on purpose: None never arrives
         """Case-insensitive lookup, so login and ``createsuperuser`` treat ``A@x.io`` and ``a@x.io`` as one."""
         return self.with_email(email).get()
 

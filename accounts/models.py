@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group, PermissionsMixin
@@ -14,6 +16,9 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.api_key_rules import ApiKeyScopedPermissionsMixin
 from accounts.managers import UserManager
+
+if TYPE_CHECKING:
+    from django_otp.models import Device
 
 audit = logging.getLogger("dashboard.audit")
 
@@ -40,7 +45,17 @@ class User(ApiKeyScopedPermissionsMixin, AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    # Set by from_db and save (not a field): the stored is_active, to tell a deactivation.
+    _stored_is_active: bool | None
+    if TYPE_CHECKING:
+        # AbstractBaseUser's pending raw password (set_password), not in django-stubs.
+        _password: str | None
+        # Set on request.user by django-otp's OTPMiddleware and its login(); only on requests that went through it.
+        otp_device: Device | None
+
+        def is_verified(self) -> bool: ...
 
     class Meta:
         verbose_name = "user"
@@ -58,8 +73,9 @@ class User(ApiKeyScopedPermissionsMixin, AbstractBaseUser, PermissionsMixin):
         return self.email
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        user = super().from_db(db, field_names, values)
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any) -> Self:
+        # **kwargs: django-stubs already describes Django 6.1's fetch_mode; Django 5.2 passes nothing more.
+        user = super().from_db(db, field_names, values, **kwargs)
         user._stored_is_active = user.__dict__.get("is_active")
         return user
 

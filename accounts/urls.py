@@ -1,5 +1,7 @@
 """Routes under /api/v1/ for authentication, the current user and administration."""
 
+from django.urls import URLPattern, URLResolver
+
 from accounts.api.admin_views import AdminUserViewSet, PermissionListView, RoleViewSet
 from accounts.api.api_key_views import AdminApiKeyViewSet, MeApiKeyViewSet
 from accounts.api.mfa_views import MfaLoginView, MfaView, RecoveryCodesView, TotpConfirmView, TotpEnrolmentView
@@ -23,7 +25,7 @@ admin_router.register("admin/roles", RoleViewSet, basename="admin-roles")
 admin_router.register("admin/api-keys", AdminApiKeyViewSet, basename="admin-api-keys")
 admin_router.register("users/me/api-keys", MeApiKeyViewSet, basename="me-api-keys")
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     api_path("auth/register", RegisterView.as_view(), name="register"),
     api_path("auth/login", LoginView.as_view(), name="login"),
     api_path("auth/login/mfa", MfaLoginView.as_view(), name="login-mfa"),

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError as DjangoInterfaceError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -62,13 +64,16 @@ STATUS_BY_CODE = {
 class ApiError(exceptions.APIException):
     """An error answered in the envelope with the status :data:`STATUS_BY_CODE` gives *code*, plus *extra* keys."""
 
-    def __init__(self, code: str, detail: str, **extra):
+    # Set on a 401, as DRF's APIView does for its own authentication errors; DRF sends it as WWW-Authenticate.
+    auth_header: str
+
+    def __init__(self, code: str, detail: str, **extra: object) -> None:
         self.status_code = STATUS_BY_CODE[code]
         super().__init__(detail=detail, code=code)
         self.extra = extra
 
     @classmethod
-    def from_domain(cls, error: DomainError, **extra) -> ApiError:
+    def from_domain(cls, error: DomainError, **extra: object) -> ApiError:
         return cls(error.code, error.message, **extra)
 
 
@@ -79,12 +84,13 @@ class ServiceUnavailable(exceptions.APIException):
     wait = SERVICE_UNAVAILABLE_RETRY_AFTER  # DRF's handler turns ``wait`` into Retry-After
 
 
-def _causes(exc: BaseException):
+def _causes(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__
 
 
 def unavailable_service(exc: BaseException) -> str | None:
@@ -113,12 +119,14 @@ def unavailable_service(exc: BaseException) -> str | None:
 def _note_unavailable(request: HttpRequest, service: str, exc: BaseException) -> None:
     """Record on the request why it got a 503; the request log line says it (one line, no traceback)."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    request.service_unavailable = f"{service}: {type(exc).__name__}: {message[:200]}".rstrip(": ")
+    note = f"{service}: {type(exc).__name__}: {message[:200]}".rstrip(": ")
+    request.service_unavailable = note  # type: ignore[attr-defined]  # a note of ours on the request, read back by core.middleware
 
 
 def service_unavailable_response(request: HttpRequest, service: str, exc: BaseException) -> HttpResponse:
     """The 503 for code paths outside DRF: the envelope under /api/, plain text elsewhere (the admin)."""
     _note_unavailable(request, service, exc)
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = error_response(503, SERVICE_UNAVAILABLE_DETAIL, "service_unavailable")
     else:
@@ -126,11 +134,16 @@ def service_unavailable_response(request: HttpRequest, service: str, exc: BaseEx
             "Service temporarily unavailable; retry later.\n", status=503, content_type="text/plain; charset=utf-8"
         )
     response["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER)
-    response._has_been_logged = True  # the request log says it; no traceback from django.request
+    _mark_logged(response)  # the request log says it; no traceback from django.request
     return response
 
 
-def error_response(status_code: int, detail: str, code: str, **extra) -> JsonResponse:
+def _mark_logged(response: HttpResponseBase) -> None:
+    """Tell django.request (``django.utils.log.log_response``) that *response* is logged already: it logs nothing."""
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's private flag, not in django-stubs
+
+
+def error_response(status_code: int, detail: str, code: str, **extra: object) -> JsonResponse:
     """A plain Django JSON response in the envelope, for code paths outside DRF."""
     return JsonResponse({"detail": detail, "code": code, **extra}, status=status_code)
 
@@ -144,16 +157,16 @@ def log_unhandled(request: HttpRequest, exc: BaseException) -> JsonResponse:
     _log_exception(request, exc)
     response = JsonResponse(SERVER_ERROR_BODY, status=500)
     # Already logged with the traceback; stop django.request from logging it a second time.
-    response._has_been_logged = True
+    _mark_logged(response)
     return response
 
 
-def _index_list_errors(errors: list) -> dict:
+def _index_list_errors(errors: list[object]) -> dict[str, object]:
     """Errors of a list body, keyed by the index of each failing item."""
     return {str(index): item for index, item in enumerate(errors) if item}
 
 
-def _validation_payload(detail) -> tuple[str, dict]:
+def _validation_payload(detail: object) -> tuple[str, Mapping[str, object] | Mapping[int, object]]:
     if isinstance(detail, dict):
         return "Invalid input.", detail
     if isinstance(detail, list) and detail and all(isinstance(item, dict) for item in detail):
@@ -162,7 +175,7 @@ def _validation_payload(detail) -> tuple[str, dict]:
     return (messages[0] if len(messages) == 1 else "Invalid input."), {"non_field_errors": messages}
 
 
-def _from_domain(error: DomainError, context: dict) -> exceptions.APIException:
+def _from_domain(error: DomainError, context: dict[str, Any]) -> exceptions.APIException:
     """The DRF exception that answers *error* with the status :data:`STATUS_BY_CODE` gives its code."""
     if isinstance(error, RateLimited):
         # DRF's own wording of the wait ("Expected available in 3 seconds.") and its Retry-After header.
@@ -182,7 +195,7 @@ def _from_domain(error: DomainError, context: dict) -> exceptions.APIException:
     return converted
 
 
-def _convert(exc: Exception, context: dict) -> Exception:
+def _convert(exc: Exception, context: dict[str, Any]) -> Exception:
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
@@ -196,7 +209,7 @@ def _convert(exc: Exception, context: dict) -> Exception:
     return exc
 
 
-def api_exception_handler(exc: Exception, context: dict) -> Response:
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Turn any exception raised in a DRF view into the contract's envelope; unknown ones become a logged 500."""
     service = unavailable_service(exc)
     if service is not None:
@@ -208,10 +221,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         request = context["request"]
         _log_exception(getattr(request, "_request", request), exc)
         response = Response(SERVER_ERROR_BODY, status=500)
-        response._has_been_logged = True
+        _mark_logged(response)
         return response
 
-    response = drf_exception_handler(exc, context)
+    handled = drf_exception_handler(exc, context)
+    assert handled is not None  # DRF answers every APIException
+    response = handled
     if isinstance(exc, exceptions.ValidationError):
         detail, errors = _validation_payload(exc.detail)
         response.data = {"detail": detail, "code": "invalid", "errors": errors}
@@ -237,7 +252,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if response.status_code == status.HTTP_401_UNAUTHORIZED and code not in _AUTH_CODES:
         code = "token_not_valid"
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
-    payload = {"detail": str(detail), "code": code}
+    payload: dict[str, object] = {"detail": str(detail), "code": code}
     payload.update(getattr(exc, "extra", {}) or {})
     if code == "permission_denied":
         # What the caller lacks: permissions (``app.codename``), or nothing a permission grants (an ownership or
@@ -245,5 +260,5 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         payload.setdefault("missing", [])
     response.data = payload
     if isinstance(exc, ServiceUnavailable):
-        response._has_been_logged = True
+        _mark_logged(response)
     return response

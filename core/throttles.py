@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import TYPE_CHECKING, Protocol, cast
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+    from accounts.models import ApiKey
+
 audit = logging.getLogger("dashboard.audit")
+
+
+def _configured_rate(scope: str | None) -> str | None:
+    """``DEFAULT_THROTTLE_RATES[scope]`` from the live settings (``"100/min"``; None: not throttled)."""
+    # djangorestframework-stubs types these values as float | int | None; DRF's rates are "N/period" strings.
+    rates = cast("dict[str | None, str | None]", api_settings.DEFAULT_THROTTLE_RATES)
+    return rates.get(scope)
+
+
+class AccountThrottledView(Protocol):
+    """A view that lists :class:`AccountThrottle`: it names the account a request is for."""
+
+    def throttle_account(self, request: Request) -> str | None: ...
 
 
 class _ScopedThrottle(SimpleRateThrottle):
@@ -23,9 +43,9 @@ class _ScopedThrottle(SimpleRateThrottle):
         pass
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return _configured_rate(self.scope)
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         self.scope = getattr(view, "throttle_scope", None)
         if not self.scope:
             return True
@@ -51,7 +71,7 @@ class ClientAddressThrottle(_ScopedThrottle):
 
     kind = "address"
 
-    def get_cache_key(self, request, view) -> str:
+    def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": "addr:" + self.get_ident(request)}
 
 
@@ -63,8 +83,8 @@ class AccountThrottle(_ScopedThrottle):
 
     kind = "account"
 
-    def get_cache_key(self, request, view) -> str | None:
-        account = view.throttle_account(request)
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        account = cast("AccountThrottledView", view).throttle_account(request)
         if not account:
             return None
         digest = hashlib.sha256(str(account).encode()).hexdigest()[:40]
@@ -76,7 +96,7 @@ class UserThrottle(_ScopedThrottle):
 
     kind = "user"
 
-    def get_cache_key(self, request, view) -> str | None:
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
@@ -105,18 +125,19 @@ class ApiKeyThrottle(SimpleRateThrottle):
     def __init__(self) -> None:
         # The backend itself (``django.core.cache.cache`` is a proxy), so that _count can tell Redis apart.
         self.cache = caches[DEFAULT_CACHE_ALIAS]
-        self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        self.rate = _configured_rate(self.scope)
         self.num_requests, self.duration = self.parse_rate(self.rate)
 
-    def allow_request(self, request, view) -> bool:
-        """*view* is the ApiKey being used (the throttle runs during authentication, before any view)."""
-        if self.rate is None:
+    def allow_request(self, request: Request | None, view: ApiKey) -> bool:  # type: ignore[override]  # gets a key, not a view
+        """*view* is the ApiKey being used (the throttle runs during authentication, before any view); *request* is
+        not read."""
+        if self.rate is None or self.num_requests is None or self.duration is None:  # parse_rate: all None or none
             return True
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
         key = self.cache_format % {"scope": self.scope, "ident": f"{view.pk}:{window}"}
-        if self._count(key) <= self.num_requests:
+        if self._count(key, timeout=self.duration + 1) <= self.num_requests:
             return True
         audit.warning(
             "request throttled",
@@ -124,13 +145,14 @@ class ApiKeyThrottle(SimpleRateThrottle):
         )
         return False
 
-    def _count(self, key: str) -> int:
+    def _count(self, key: str, *, timeout: int) -> int:
         """This request's number in the window: on Redis one round trip (a script: INCR, EXPIRE when new), else
-        Django's ``add``/``incr``. Django's Redis backend stores ints unpickled, so both agree on the value."""
-        timeout = self.duration + 1
+        Django's ``add``/``incr``. Django's Redis backend stores ints unpickled, so both agree on the value.
+        *timeout* is the window plus a second."""
         if isinstance(self.cache, RedisCache):
             full_key = self.cache.make_and_validate_key(key)
-            return self.cache._cache.get_client(full_key, write=True).eval(_COUNT_IN_WINDOW, 1, full_key, timeout)
+            count: int = self.cache._cache.get_client(full_key, write=True).eval(_COUNT_IN_WINDOW, 1, full_key, timeout)
+            return count
         if self.cache.add(key, 1, timeout=timeout):
             return 1
         try:

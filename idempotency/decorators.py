@@ -21,6 +21,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from accounts.request_user import request_user
 from idempotency.models import IdempotencyRecord
 from idempotency.services import idempotency_claim, idempotency_complete, idempotency_release
 
@@ -69,6 +70,7 @@ def _body_digest(request: Request) -> str:
         items = [(name, value if isinstance(value, list) else [value]) for name, value in data.items()]
     else:
         items = None
+    canonical: object
     if items is not None:
         fields = []
         for name, values in sorted(items):
@@ -87,7 +89,7 @@ def _body_digest(request: Request) -> str:
 def request_fingerprint(request: Request) -> str:
     """SHA-256 of method, path (trailing slash ignored), sorted query and body digest."""
     query = urlencode(sorted((k, v) for k, values in request.query_params.lists() for v in values))
-    parts = [request.method, request.path.rstrip("/"), query, _body_digest(request)]
+    parts = [request.method or "", request.path.rstrip("/"), query, _body_digest(request)]  # a request has a method
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -114,11 +116,12 @@ def idempotent(handler):
             return handler(view, request, *args, **kwargs)
         key = idempotency_key_validated(raw_key)
         outcome = idempotency_claim(
-            user=request.user, route=_route(request), key=key, fingerprint=request_fingerprint(request)
+            user=request_user(request), route=_route(request), key=key, fingerprint=request_fingerprint(request)
         )
         if outcome.stored is not None:
             return _replay(outcome.stored)
         record = outcome.claimed
+        assert record is not None  # a ClaimOutcome is either stored or claimed
         try:
             try:
                 response = handler(view, request, *args, **kwargs)

@@ -18,6 +18,7 @@ from accounts.api.admin_serializers import (
 )
 from accounts.api.serializers import UserOutputSerializer
 from accounts.permissions import AdminUserPermissions, MfaResetPermissions, RolePermissions
+from accounts.request_user import request_user
 from accounts.selectors import (
     permissions_list,
     roles_list,
@@ -50,20 +51,22 @@ class AdminUserViewSet(viewsets.ModelViewSet):
     http_method_names = ALLOWED_METHODS
 
     def get_queryset(self):
-        return users_visible_to(user=self.request.user)
+        return users_visible_to(user=request_user(self.request))
 
     @extend_schema(parameters=[AdminUserFilterSerializer])
     def list(self, request: Request, *args, **kwargs) -> Response:
         filters = AdminUserFilterSerializer(data=plain_data(request.query_params))
         filters.is_valid(raise_exception=True)
-        page = users_with_role_names(self.paginate_queryset(users_list(**filters.validated_data)))
+        page = self.paginate_queryset(users_list(**filters.validated_data))
+        assert page is not None  # DEFAULT_PAGINATION_CLASS is set: a page is always a list
+        page = users_with_role_names(page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=AdminUserInputSerializer, responses={status.HTTP_201_CREATED: UserOutputSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = AdminUserInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = user_create(actor=request.user, **serializer.validated_data)
+        user = user_create(actor=request_user(request), **serializer.validated_data)
         return Response(self.get_serializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AdminUserInputSerializer, responses=UserOutputSerializer)
@@ -71,11 +74,11 @@ class AdminUserViewSet(viewsets.ModelViewSet):
         user = self.get_object()
         serializer = AdminUserInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = user_update(actor=request.user, user=user, **serializer.validated_data)
+        user = user_update(actor=request_user(request), user=user, **serializer.validated_data)
         return Response(self.get_serializer(user).data)
 
     def perform_destroy(self, instance) -> None:
-        user_delete(actor=self.request.user, user=instance)
+        user_delete(actor=request_user(self.request), user=instance)
 
     @extend_schema(
         tags=["admin"],
@@ -84,7 +87,7 @@ class AdminUserViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="mfa-reset", permission_classes=[MfaResetPermissions])
     def mfa_reset(self, request: Request, pk=None) -> Response:
-        mfa_reset(actor=request.user, user=self.get_object())
+        mfa_reset(actor=request_user(request), user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -94,13 +97,13 @@ class RoleViewSet(viewsets.ModelViewSet):
     http_method_names = ALLOWED_METHODS
 
     def get_queryset(self):
-        return roles_visible_to(user=self.request.user)
+        return roles_visible_to(user=request_user(self.request))
 
     @extend_schema(request=RoleInputSerializer, responses={status.HTTP_201_CREATED: RoleOutputSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = RoleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        role = role_create(actor=request.user, **serializer.validated_data)
+        role = role_create(actor=request_user(request), **serializer.validated_data)
         return Response(self.get_serializer(roles_list().get(pk=role.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RoleInputSerializer, responses=RoleOutputSerializer)
@@ -108,11 +111,11 @@ class RoleViewSet(viewsets.ModelViewSet):
         role = self.get_object()
         serializer = RoleInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        role = role_update(actor=request.user, role=role, **serializer.validated_data)
+        role = role_update(actor=request_user(request), role=role, **serializer.validated_data)
         return Response(self.get_serializer(roles_list().get(pk=role.pk)).data)
 
     def perform_destroy(self, instance) -> None:
-        role_delete(actor=self.request.user, role=instance)
+        role_delete(actor=request_user(self.request), role=instance)
 
 
 class PermissionListView(APIView):

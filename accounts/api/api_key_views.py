@@ -15,6 +15,7 @@ from accounts.api.api_key_serializers import (
     ApiKeyOutputSerializer,
 )
 from accounts.permissions import IsAuthenticatedWithJWT
+from accounts.request_user import request_user
 from accounts.selectors import api_keys_list, api_keys_of, api_keys_visible_to
 from accounts.services.api_keys import api_key_create, api_key_revoke
 from core.permissions import VisibleObjectModelPermissions
@@ -34,19 +35,19 @@ class MeApiKeyViewSet(
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        return api_keys_of(user=self.request.user)
+        return api_keys_of(user=request_user(self.request))
 
     @extend_schema(request=ApiKeyInputSerializer, responses={status.HTTP_201_CREATED: ApiKeyCreatedSerializer})
     def create(self, request: Request) -> Response:
         serializer = ApiKeyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = api_key_create(user=request.user, **serializer.validated_data)
+        issued = api_key_create(user=request_user(request), **serializer.validated_data)
         body = {**ApiKeyOutputSerializer(issued.api_key).data, "key": issued.key}
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(description="Revoke the key: it answers 401 from the next request on.")
     def destroy(self, request: Request, pk=None) -> Response:
-        api_key_revoke(api_key=self.get_object(), actor=request.user)
+        api_key_revoke(api_key=self.get_object(), actor=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -63,7 +64,7 @@ class AdminApiKeyViewSet(
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        return api_keys_visible_to(user=self.request.user)
+        return api_keys_visible_to(user=request_user(self.request))
 
     @extend_schema(parameters=[AdminApiKeyFilterSerializer])
     def list(self, request: Request) -> Response:
@@ -75,5 +76,5 @@ class AdminApiKeyViewSet(
 
     @extend_schema(description="Revoke the key: it answers 401 from the next request on.")
     def destroy(self, request: Request, pk=None) -> Response:
-        api_key_revoke(api_key=self.get_object(), actor=request.user)
+        api_key_revoke(api_key=self.get_object(), actor=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

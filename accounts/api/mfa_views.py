@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import cast
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -10,6 +11,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import Token
 
 from accounts.api.serializers import (
     MfaCodeInputSerializer,
@@ -22,6 +24,7 @@ from accounts.api.serializers import (
 )
 from accounts.api.views import NO_CONTENT, PublicAuthView
 from accounts.permissions import IsAuthenticatedWithJWT
+from accounts.request_user import request_user
 from accounts.services.mfa import (
     mfa_disable,
     mfa_login_complete,
@@ -80,7 +83,7 @@ class MfaSelfServiceView(APIView):
 class TotpEnrolmentView(MfaSelfServiceView):
     @extend_schema(tags=["users"], request=None, responses={200: TotpEnrolmentSerializer, 409: CONFLICT})
     def post(self, request: Request) -> Response:
-        return Response(asdict(mfa_totp_enrolment_start(user=request.user)))
+        return Response(asdict(mfa_totp_enrolment_start(user=request_user(request))))
 
 
 class TotpConfirmView(MfaSelfServiceView):
@@ -91,8 +94,10 @@ class TotpConfirmView(MfaSelfServiceView):
     )
     def post(self, request: Request) -> Response:
         data = validated_data(TotpConfirmInputSerializer, request.data)
+        # IsAuthenticatedWithJWT: the credentials here are always simplejwt's validated access token.
+        access_token = cast(Token, request.auth)
         _device, codes = mfa_totp_confirm(
-            user=request.user, code=data["code"], keep_refresh_jti=request.auth.get(SESSION_CLAIM)
+            user=request_user(request), code=data["code"], keep_refresh_jti=access_token.get(SESSION_CLAIM)
         )
         return Response({"recovery_codes": codes})
 
@@ -114,7 +119,7 @@ class MfaView(MfaSelfServiceView):
     )
     def delete(self, request: Request) -> Response:
         data = validated_data(MfaDisableInputSerializer, request.data)
-        mfa_disable(user=request.user, password=data["password"], code=data["code"])
+        mfa_disable(user=request_user(request), password=data["password"], code=data["code"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -126,4 +131,6 @@ class RecoveryCodesView(MfaSelfServiceView):
     )
     def post(self, request: Request) -> Response:
         data = validated_data(MfaCodeInputSerializer, request.data)
-        return Response({"recovery_codes": mfa_recovery_codes_regenerate(user=request.user, code=data["code"])})
+        return Response(
+            {"recovery_codes": mfa_recovery_codes_regenerate(user=request_user(request), code=data["code"])}
+        )

@@ -30,6 +30,7 @@ from accounts.api.serializers import (
 )
 from accounts.email_addresses import email_key
 from accounts.permissions import RefusesApiKeys
+from accounts.request_user import request_user
 from accounts.services.auth import user_login, user_profile_update, user_register
 from accounts.services.mfa import MfaChallenge
 from accounts.services.passwords import password_change, password_reset_confirm, password_reset_request
@@ -90,7 +91,7 @@ class LoginView(PublicAuthView):
         return Response(asdict(result) if isinstance(result, MfaChallenge) else result)
 
 
-class RefreshTokenAccountMixin:
+class RefreshTokenAccountMixin(PublicAuthView):
     account_field = "refresh"
 
     def throttle_account(self, request: Request) -> str | None:
@@ -99,7 +100,8 @@ class RefreshTokenAccountMixin:
         if raw is None:
             return None
         try:
-            return str(UntypedToken(raw).payload.get(jwt_settings.USER_ID_CLAIM))
+            token = UntypedToken(raw)  # type: ignore[arg-type]  # simplejwt annotates the encoded token (a str) as Token | None
+            return str(token.payload.get(jwt_settings.USER_ID_CLAIM))
         except TokenError:
             return None
 
@@ -156,7 +158,7 @@ class MeView(APIView):
     def patch(self, request: Request) -> Response:
         serializer = MeUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = user_profile_update(user=request.user, **serializer.validated_data)
+        user = user_profile_update(user=request_user(request), **serializer.validated_data)
         return Response(MeOutputSerializer(user).data)
 
 
@@ -170,5 +172,5 @@ class MePasswordView(APIView):
 
     @extend_schema(request=PasswordChangeInputSerializer, responses={204: NO_CONTENT})
     def post(self, request: Request) -> Response:
-        password_change(user=request.user, **validated_data(PasswordChangeInputSerializer, request.data))
+        password_change(user=request_user(request), **validated_data(PasswordChangeInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -42,7 +42,7 @@ def user_login(*, request: HttpRequest | None, email: str, password: str) -> dic
         raise InvalidCredentials()
     if mfa_is_enabled(user=user):
         return mfa_challenge_issue(user=user)
-    update_last_login(None, user)
+    update_last_login(User, user)  # the signal receiver's sender argument; it is not used
     audit.info("login", extra={"event": "login", "user_id": user.pk})
     return token_pair_issue(user=user)
 

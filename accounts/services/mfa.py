@@ -317,7 +317,8 @@ def _challenge_user(mfa_token: str) -> tuple[User, str]:
     jti = payload["jti"]
     if cache.get(_cache_key(jti)) != payload.get("uid"):
         raise MfaTokenNotValid()
-    user = User.objects.filter(pk=payload.get("uid"), is_active=True).first()
+    uid = payload.get("uid")  # always set in the tokens this module signs
+    user = User.objects.filter(pk=uid, is_active=True).first() if uid is not None else None
     if user is None or user.token_version != payload.get("ver"):
         raise MfaTokenNotValid()
     return user, jti
@@ -352,6 +353,6 @@ def mfa_login_complete(*, mfa_token: str, code: MfaCode) -> dict[str, str]:
     if not cache.delete(_cache_key(jti)):
         raise MfaTokenNotValid()
     cache.delete(_cache_key(jti) + ":failures")
-    update_last_login(None, user)
+    update_last_login(User, user)  # the signal receiver's sender argument; it is not used
     audit.info("login", extra={"event": "login", "user_id": user.pk, "mfa": code.kind.value})
     return token_pair_issue(user=user)

@@ -48,14 +48,14 @@ class _RefreshTokenUnchecked(RefreshToken):
 
 def _decode_refresh(raw: str) -> RefreshToken:
     try:
-        return _RefreshTokenUnchecked(raw)
+        return _RefreshTokenUnchecked(raw)  # type: ignore[arg-type]  # simplejwt annotates the encoded token (a str) as Token | None
     except TokenError as exc:
         raise TokenNotValid() from exc
 
 
 def _token_user(token: RefreshToken) -> User | None:
     """The token's user when it still exists, is active and the token's version is current; else None."""
-    user = User.objects.filter(pk=token.payload.get(api_settings.USER_ID_CLAIM)).first()
+    user = User.objects.filter(pk=token.get(api_settings.USER_ID_CLAIM)).first()
     if user is None or not user.is_active or token.payload.get(TOKEN_VERSION_CLAIM) != user.token_version:
         return None
     return user
@@ -110,6 +110,7 @@ def _is_blacklisted(outstanding: OutstandingToken) -> bool:
 def _handle_blacklisted_use(outstanding: OutstandingToken) -> None:
     if outstanding.user_id is None or not RotatedToken.objects.filter(token=outstanding).exists():
         return
+    assert outstanding.user is not None  # user_id is set
     count = refresh_tokens_revoke(user=outstanding.user)
     audit.warning(
         "refresh token reuse detected; all refresh tokens of the user revoked",

@@ -1,15 +1,19 @@
 """factory-boy factories for accounts."""
 
+from typing import Any
+
 import factory
 from django.contrib.auth.models import Group, Permission
+from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 from accounts.selectors import permissions_by_codes, roles_by_names
+from core.tests.factories import ModelFactory
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -19,13 +23,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     is_active = True
 
     @factory.post_generation
-    def password(self, create, extracted, **kwargs):
-        self.set_password(extracted or DEFAULT_PASSWORD)
+    def password(user: User, create: bool, extracted: str | None, **kwargs: Any) -> None:
+        user.set_password(extracted or DEFAULT_PASSWORD)
         if create:
-            self.save(update_fields=["password"])
+            user.save(update_fields=["password"])
 
 
-class RoleFactory(factory.django.DjangoModelFactory):
+class RoleFactory(ModelFactory[Group]):
     """A role (Group); ``permissions=["app.codename", ...]`` grants those permissions."""
 
     class Meta:
@@ -36,24 +40,24 @@ class RoleFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"role{n}")
 
     @factory.post_generation
-    def permissions(self, create, extracted, **kwargs):
+    def permissions(role: Group, create: bool, extracted: list[str] | None, **kwargs: Any) -> None:
         if not create or not extracted:
             return
         permissions, unknown = permissions_by_codes(codes=extracted)
         assert not unknown, f"unknown permissions: {unknown}"
-        self.permissions.set(permissions)
+        role.permissions.set(permissions)
 
 
 class UserWithRolesFactory(UserFactory):
     """A user holding the roles named in ``roles=[...]`` (seeded ones such as ``viewer``, or made by RoleFactory)."""
 
     @factory.post_generation
-    def roles(self, create, extracted, **kwargs):
+    def roles(user: User, create: bool, extracted: list[str] | None, **kwargs: Any) -> None:
         if not create or not extracted:
             return
         roles, unknown = roles_by_names(names=extracted)
         assert not unknown, f"unknown roles: {unknown}"
-        self.groups.set(roles)
+        user.groups.set(roles)
 
 
 def protected_user(kind: str, caller: User) -> User:
@@ -83,12 +87,17 @@ def api_key_issue(user: User, scopes: list[str], **fields):
     return api_key_create(user=user, name=fields.pop("name", "script"), scopes=scopes, **fields)
 
 
-def api_key_client(user: User, scopes: list[str], **fields):
-    """An APIClient authenticating with a new key of *user*; the key row is ``client.api_key``."""
-    from rest_framework.test import APIClient
+class ApiKeyClient(APIClient):
+    """An APIClient that also carries the key it authenticates with."""
 
+    api_key: ApiKey
+    raw_key: str
+
+
+def api_key_client(user: User, scopes: list[str], **fields) -> ApiKeyClient:
+    """An APIClient authenticating with a new key of *user*; the key row is ``client.api_key``."""
     issued = api_key_issue(user, scopes, **fields)
-    client = APIClient()
+    client = ApiKeyClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.key}")
     client.api_key = issued.api_key
     client.raw_key = issued.key

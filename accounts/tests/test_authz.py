@@ -334,6 +334,8 @@ def test_the_token_users_row_is_the_orms(member, django_assert_num_queries):
     expected = User.objects.get(pk=member.pk)
     with django_assert_num_queries(1):
         user = user_by_id(member.pk)
+    assert user is not None
+    assert user.last_login is not None
     fields = [field.attname for field in User._meta.concrete_fields]
     assert [getattr(user, name) for name in fields] == [getattr(expected, name) for name in fields]
     assert timezone.is_aware(user.last_login)
@@ -353,6 +355,7 @@ def test_the_api_keys_row_and_its_owner_are_the_orms(member, django_assert_num_q
     expected = ApiKey.objects.select_related("user").get(pk=issued.api_key.pk)
     with django_assert_num_queries(1):
         api_key = _KEY_BY_PREFIX.get(issued.api_key.prefix)
+        assert api_key is not None
         owner = api_key.user  # loaded with the key, no second query
     for model, got, want in ((ApiKey, api_key, expected), (User, owner, expected.user)):
         fields = [field.attname for field in model._meta.concrete_fields]

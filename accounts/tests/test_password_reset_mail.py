@@ -37,6 +37,6 @@ def test_with_debug_on_the_console_backend_still_prints_for_local_development(
 
 def test_the_worker_task_looks_the_address_up_and_sends_at_once(mailoutbox):
     UserFactory(email="queued@example.com")
-    password_reset_task.apply(args=["QUEUED@example.com"]).get()
-    password_reset_task.apply(args=["nobody@example.com"]).get()
+    password_reset_task.apply(args=("QUEUED@example.com",)).get()
+    password_reset_task.apply(args=("nobody@example.com",)).get()
     assert [message.to for message in mailoutbox] == [["queued@example.com"]]

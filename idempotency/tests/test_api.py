@@ -3,6 +3,7 @@
 import uuid
 from datetime import timedelta
 from http import HTTPStatus
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,6 +18,9 @@ from dashboard.uploads.models import Upload
 from idempotency.models import IdempotencyRecord
 from idempotency.services import STALE_CLAIM_AFTER
 from idempotency.tests import urls as probe_urls
+
+if TYPE_CHECKING:
+    from kombu.transport.redis import Channel as RedisChannel
 
 pytestmark = pytest.mark.django_db
 
@@ -299,12 +303,14 @@ def upload_queue(settings, require_service):
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     settings.UPLOAD_ASYNC_MIN_BYTES = 1
     with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as broker:
-        redis = broker.default_channel.client
+        channel = cast("RedisChannel", broker.default_channel)  # a redis:// broker
+        redis = channel.client
         try:
             yield lambda: redis.llen(queue)
         finally:
-            channel = broker.default_channel
-            redis.delete(queue, channel.keyprefix_queue % queue, channel.keyprefix_binding_permanent % queue)
+            # keyprefix_binding_permanent is newer than celery-types' kombu stubs.
+            binding_key = channel.keyprefix_binding_permanent % queue  # type: ignore[attr-defined]  # see above
+            redis.delete(queue, channel.keyprefix_queue % queue, binding_key)
 
 
 def test_a_queued_upload_retry_replays_the_202_and_queues_once(
