@@ -25,7 +25,7 @@ class VersionedJWTAuthentication(JWTAuthentication):
     """
 
     def authenticate(self, request):
-        raw_key = bearer_api_key(request.META.get("HTTP_AUTHORIZATION", ""))
+        raw_key = bearer_api_key(request.headers.get("authorization", ""))
         if raw_key is not None:
             return authenticate_api_key(request, raw_key)
         return super().authenticate(request)

@@ -17,7 +17,7 @@ class RefusesApiKeys(BasePermission):
     message = "API keys cannot be used on auth endpoints."
 
     def has_permission(self, request, view) -> bool:
-        return bearer_api_key(request.META.get("HTTP_AUTHORIZATION", "")) is None
+        return bearer_api_key(request.headers.get("authorization", "")) is None
 
 
 class IsAuthenticatedWithJWT(IsAuthenticated):

@@ -135,7 +135,7 @@ class ApiErrorMiddleware:
         if not _is_api(request):
             return self.get_response(request)
         try:
-            content_length = int(request.META.get("CONTENT_LENGTH") or 0)
+            content_length = int(request.headers.get("content-length") or 0)
         except ValueError:
             return error_response(400, "Invalid Content-Length header.", "invalid")
         if content_length > _body_limit(request.path):

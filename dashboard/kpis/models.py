@@ -68,7 +68,7 @@ class KPI(models.Model):
     description = models.TextField(blank=True)
     metric_name = models.CharField(max_length=255)
     aggregation = models.CharField(max_length=8, choices=Aggregation.choices, default=Aggregation.SUM)
-    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
+    period = models.CharField(max_length=8, choices=Period, default=Period.MONTH)
     target = models.FloatField(null=True, blank=True)
     direction = models.CharField(max_length=4, choices=Direction.choices, default=Direction.UP)
     warning_threshold_pct = models.FloatField(default=10, validators=[MinValueValidator(0)])
