@@ -229,17 +229,6 @@ def _unbounded_by_years(bucket: str) -> bool:
     return bucket == "year" and settings.SERIES_MAX_POINTS >= YEARS_REPRESENTABLE
 
 
-def series_size_check(
-    *, user: User, name: str, bucket: str, tz: ZoneInfo, start: datetime | None, end: datetime | None
-) -> None:
-    """Raise TooManyPoints when ``[start, end)`` holds more *bucket* periods than ``SERIES_MAX_POINTS``, before any
-    series query (see :func:`series_sizes_check`)."""
-    request = SeriesRequest(name=name, bucket=bucket, agg="", start=start, end=end)
-    error = series_sizes_check(user=user, requests=[request], tz=tz).get(request)
-    if error is not None:
-        raise error
-
-
 def series_sizes_check(
     *, user: User, requests: list[SeriesRequest], tz: ZoneInfo
 ) -> dict[SeriesRequest, TooManyPoints]:
