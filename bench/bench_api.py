@@ -44,7 +44,7 @@ from datetime import timedelta
 from django.contrib.auth.models import Group
 from django.utils import timezone
 from accounts.models import User
-from dashboard.metrics.models import Metric
+from dashboard.models import Metric
 
 analyst = User.objects.create_user(email="analyst@bench.local", password={password!r})
 analyst.groups.add(Group.objects.get(name="analyst"))
